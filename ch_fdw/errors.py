@@ -1,0 +1,123 @@
+"""Errors that cross the C bridge.
+
+Every exception the core lets escape to the bridge is turned into a
+PostgreSQL ereport().  ChFdwError carries the SQLSTATE, message, detail and
+hint explicitly; any other exception becomes an internal FDW error (HV000)
+with its text as the detail.  Interrupted is special: the bridge does not
+report it, it lets PostgreSQL's own CHECK_FOR_INTERRUPTS() raise the
+cancel/timeout/terminate error the user expects.
+"""
+
+from __future__ import annotations
+
+# SQLSTATE codes used by the core (PostgreSQL errcodes.txt).
+FDW_ERROR = "HV000"
+FDW_INVALID_OPTION_NAME = "HV00D"
+FDW_INVALID_ATTRIBUTE_VALUE = "HV024"
+FDW_OPTION_NAME_NOT_FOUND = "HV00J"
+FDW_UNABLE_TO_ESTABLISH_CONNECTION = "HV00N"
+FDW_TABLE_NOT_FOUND = "HV00R"
+FDW_INVALID_DATA_TYPE = "HV004"
+FDW_COLUMN_NAME_NOT_FOUND = "HV005"
+CONNECTION_FAILURE = "08006"
+UNABLE_TO_CONNECT = "08001"
+INVALID_PASSWORD = "28P01"
+INVALID_AUTHORIZATION = "28000"
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
+UNDEFINED_FUNCTION = "42883"
+INVALID_SCHEMA_NAME = "3F000"
+SYNTAX_ERROR = "42601"
+DATATYPE_MISMATCH = "42804"
+QUERY_CANCELED = "57014"
+OUT_OF_MEMORY = "53200"
+DIVISION_BY_ZERO = "22012"
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"
+INVALID_TEXT_REPRESENTATION = "22P02"
+STRING_DATA_RIGHT_TRUNCATION = "22001"
+NOT_NULL_VIOLATION = "23502"
+FEATURE_NOT_SUPPORTED = "0A000"
+INSUFFICIENT_PRIVILEGE = "42501"
+INVALID_PARAMETER_VALUE = "22023"
+
+
+class ChFdwError(Exception):
+    """An error to be raised in PostgreSQL as-is."""
+
+    def __init__(self, message: str, sqlstate: str = FDW_ERROR,
+                 detail: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.sqlstate = sqlstate
+        self.detail = detail
+        self.hint = hint
+
+    def scrubbed(self, secret: str | None) -> "ChFdwError":
+        """Return a copy with every occurrence of secret removed."""
+        if not secret:
+            return self
+        return ChFdwError(scrub(self.message, secret), self.sqlstate,
+                          scrub(self.detail, secret), scrub(self.hint, secret))
+
+
+class Interrupted(Exception):
+    """The PostgreSQL backend has a pending cancel/terminate request.
+
+    Raised after the remote query was cancelled; the bridge then calls
+    CHECK_FOR_INTERRUPTS() so PostgreSQL reports the right error."""
+
+
+def scrub(text: str | None, secret: str | None) -> str | None:
+    if text is None or not secret:
+        return text
+    return text.replace(secret, "********")
+
+
+# ClickHouse server error codes (src/Common/ErrorCodes.cpp) -> SQLSTATE.
+_CLICKHOUSE_SQLSTATE = {
+    16: UNDEFINED_COLUMN,          # NO_SUCH_COLUMN_IN_TABLE
+    36: INVALID_PARAMETER_VALUE,   # BAD_ARGUMENTS
+    43: DATATYPE_MISMATCH,         # ILLEGAL_TYPE_OF_ARGUMENT
+    46: UNDEFINED_FUNCTION,        # UNKNOWN_FUNCTION
+    47: UNDEFINED_COLUMN,          # UNKNOWN_IDENTIFIER
+    53: DATATYPE_MISMATCH,         # TYPE_MISMATCH
+    60: UNDEFINED_TABLE,           # UNKNOWN_TABLE
+    62: SYNTAX_ERROR,              # SYNTAX_ERROR
+    69: NUMERIC_VALUE_OUT_OF_RANGE,  # ARGUMENT_OUT_OF_BOUND
+    70: NUMERIC_VALUE_OUT_OF_RANGE,  # CANNOT_CONVERT_TYPE
+    72: INVALID_TEXT_REPRESENTATION,  # CANNOT_PARSE_NUMBER
+    81: INVALID_SCHEMA_NAME,       # UNKNOWN_DATABASE
+    131: STRING_DATA_RIGHT_TRUNCATION,  # TOO_LARGE_STRING_SIZE
+    153: DIVISION_BY_ZERO,         # ILLEGAL_DIVISION
+    159: QUERY_CANCELED,           # TIMEOUT_EXCEEDED
+    164: INSUFFICIENT_PRIVILEGE,   # READONLY
+    192: INVALID_AUTHORIZATION,    # UNKNOWN_USER
+    193: INVALID_PASSWORD,         # WRONG_PASSWORD
+    194: INVALID_PASSWORD,         # REQUIRED_PASSWORD
+    195: INVALID_AUTHORIZATION,    # IP_ADDRESS_NOT_ALLOWED
+    209: CONNECTION_FAILURE,       # SOCKET_TIMEOUT
+    210: CONNECTION_FAILURE,       # NETWORK_ERROR
+    241: OUT_OF_MEMORY,            # MEMORY_LIMIT_EXCEEDED
+    394: QUERY_CANCELED,           # QUERY_WAS_CANCELLED
+    497: INSUFFICIENT_PRIVILEGE,   # ACCESS_DENIED
+    516: INVALID_PASSWORD,         # AUTHENTICATION_FAILED
+}
+
+
+def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
+                     context: str | None = None) -> ChFdwError:
+    """Build the PostgreSQL error for an exception ClickHouse returned.
+
+    code is ClickHouse's numeric error code, text its message.  The message
+    names the code so users can look it up; the detail keeps the server text.
+    """
+    first_line = text.strip().splitlines()[0] if text and text.strip() else "unknown error"
+    label = f"ClickHouse error {code}" if code is not None else "ClickHouse error"
+    if name:
+        label += f" ({name})"
+    message = f"{label}: {first_line}"
+    if context:
+        message = f"{context}: {message}"
+    sqlstate = _CLICKHOUSE_SQLSTATE.get(code or -1, FDW_ERROR)
+    detail = text.strip() if text and text.strip() != first_line else None
+    return ChFdwError(message, sqlstate, detail)
