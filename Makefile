@@ -1,0 +1,60 @@
+# ch_fdw — PGXS build of the C bridge plus the Python core it embeds.
+#
+#   make && make install   build the extension; install it and the Python
+#                          package (with its dependencies) where the embedded
+#                          interpreter finds them
+#   make test              integration + unit tests (needs `make install`)
+#   make demo              end-to-end demo against a local ClickHouse
+#   make bench             streaming benchmark
+
+EXTENSION  = ch_fdw
+MODULE_big = ch_fdw
+OBJS       = src/ch_fdw.o src/python.o src/context.o src/convert.o src/scan.o
+DATA       = sql/ch_fdw--0.1.0.sql
+PGFILEDESC = "ch_fdw - foreign data wrapper for ClickHouse"
+
+PG_CONFIG ?= pg_config
+# The interpreter the extension embeds; its pip installs our dependencies.
+PYTHON        ?= /usr/bin/python3
+PYTHON_CONFIG ?= $(PYTHON)-config
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+PKGLIBDIR := $(shell $(PG_CONFIG) --pkglibdir)
+CH_FDW_PYTHON_DIR ?= $(PKGLIBDIR)/ch_fdw_python
+
+PG_CPPFLAGS = $(shell $(PYTHON_CONFIG) --includes) \
+              -DCH_FDW_PYTHON_PATH='"$(CH_FDW_PYTHON_DIR)"'
+SHLIB_LINK  = $(shell $(PYTHON_CONFIG) --embed --ldflags)
+
+include $(PGXS)
+
+.PHONY: install-python venv test demo bench
+
+install: install-python
+
+# Installs the package and its pinned-range dependencies into a private
+# directory (not the system site-packages) that the bridge puts on sys.path.
+install-python:
+	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR)'
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip install --quiet --no-compile \
+	    --no-warn-script-location --target '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' .
+	rm -rf build ch_fdw.egg-info
+
+VENV ?= .venv
+venv: $(VENV)/.done
+$(VENV)/.done: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+# Tests start their own PostgreSQL and ClickHouse servers; PostgreSQL
+# refuses to run as root, so as root the suite runs as the postgres user.
+AS_PG = $(if $(filter 0,$(shell id -u)),runuser -u postgres --,)
+test: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m tests.demo $(DEMO_ARGS)
+
+bench: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/stream.py $(BENCH_ARGS)

@@ -1,0 +1,89 @@
+/*
+ * ch_fdw.h — shared declarations of the C bridge.
+ *
+ * The bridge knows PostgreSQL and the embedded interpreter; everything about
+ * ClickHouse lives in the Python package ch_fdw (entry points in
+ * ch_fdw/bridge.py).
+ */
+#ifndef CH_FDW_H
+#define CH_FDW_H
+
+#include "postgres.h"
+
+/*
+ * Python.h redefines some symbols PostgreSQL's headers set (and scribbles on
+ * our printf macros), so undefine them first and restore afterwards, as
+ * PL/Python does.
+ */
+#undef _POSIX_C_SOURCE
+#undef _XOPEN_SOURCE
+#undef vsnprintf
+#undef snprintf
+#undef vsprintf
+#undef sprintf
+#undef vfprintf
+#undef fprintf
+#undef vprintf
+#undef printf
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#undef vsnprintf
+#undef snprintf
+#undef vsprintf
+#undef sprintf
+#undef vfprintf
+#undef fprintf
+#undef vprintf
+#undef printf
+#define vsnprintf		pg_vsnprintf
+#define snprintf		pg_snprintf
+#define vsprintf		pg_vsprintf
+#define sprintf			pg_sprintf
+#define vfprintf		pg_vfprintf
+#define fprintf			pg_fprintf
+#define vprintf			pg_vprintf
+#define printf(...)		pg_printf(__VA_ARGS__)
+
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
+#include "utils/relcache.h"
+
+/* python.c: the interpreter and calls into ch_fdw.bridge */
+extern void chfdw_python_init(void);
+extern PyObject *chfdw_call(const char *func, PyObject *args);
+extern void chfdw_raise_python_error(const char *context) pg_attribute_noreturn();
+extern char *chfdw_py_str(PyObject *obj);
+extern PyObject *chfdw_py_text(const char *s);
+extern void chfdw_dict_set_text(PyObject *dict, const char *key, const char *value);
+extern void chfdw_dict_set_steal(PyObject *dict, const char *key, PyObject *value);
+extern PyObject *chfdw_options_dict(List *options);
+
+/* context.c: the catalog facts Python needs about a server/table */
+extern PyObject *chfdw_server_context(Oid serverid, Oid userid);
+extern PyObject *chfdw_table_context(Relation rel, Oid userid);
+extern int	chfdw_set_transmission_modes(void);
+extern void chfdw_reset_transmission_modes(int nestlevel);
+
+/* convert.c: Python values -> Datums */
+typedef struct ChFdwColumnConv
+{
+	Oid			typoid;
+	int32		typmod;
+	int			kind;			/* fast-path selector, see convert.c */
+	FmgrInfo	input_fn;		/* type input function (fallback) */
+	Oid			typioparam;
+	const char *attname;
+	const char *relname;
+} ChFdwColumnConv;
+
+extern void chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typmod,
+								   const char *attname, const char *relname);
+extern Datum chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull);
+extern PyObject *chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid);
+
+/* scan.c: the per-table ForeignScan */
+struct FdwRoutine;
+extern void chfdw_scan_routine(struct FdwRoutine *routine);
+
+#endif							/* CH_FDW_H */

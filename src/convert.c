@@ -1,0 +1,352 @@
+/*
+ * convert.c — Python values to PostgreSQL Datums (and parameters back).
+ *
+ * The Python core hands each column's values in the forms listed in
+ * ch_fdw/bridge.py.  Common type pairs take a fast path here; anything else
+ * goes through str() and the target type's input function, which also
+ * does the validation (so a bad value is a PostgreSQL error, never garbage).
+ */
+#include "ch_fdw.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* Python's datetime.h uses the same include guard as utils/datetime.h. */
+#undef DATETIME_H
+#include <datetime.h>
+
+enum
+{
+	K_OTHER,
+	K_BOOL,
+	K_INT2,
+	K_INT4,
+	K_INT8,
+	K_FLOAT4,
+	K_FLOAT8,
+	K_TEXT,
+	K_BYTEA,
+	K_DATE,
+	K_TIMESTAMP,
+	K_TIMESTAMPTZ,
+	K_UUID
+};
+
+/* Days and microseconds between the Unix epoch and PostgreSQL's. */
+#define UNIX_TO_PG_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
+#define UNIX_TO_PG_USECS ((int64) UNIX_TO_PG_DAYS * USECS_PER_DAY)
+
+void
+chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typmod,
+					   const char *attname, const char *relname)
+{
+	Oid			infunc;
+
+	if (PyDateTimeAPI == NULL)
+	{
+		PyDateTime_IMPORT;
+		if (PyDateTimeAPI == NULL)
+			chfdw_raise_python_error("could not import datetime");
+	}
+
+	conv->typoid = typoid;
+	conv->typmod = typmod;
+	conv->attname = attname;
+	conv->relname = relname;
+	getTypeInputInfo(typoid, &infunc, &conv->typioparam);
+	fmgr_info(infunc, &conv->input_fn);
+
+	switch (typoid)
+	{
+		case BOOLOID:
+			conv->kind = K_BOOL;
+			break;
+		case INT2OID:
+			conv->kind = K_INT2;
+			break;
+		case INT4OID:
+			conv->kind = K_INT4;
+			break;
+		case INT8OID:
+			conv->kind = K_INT8;
+			break;
+		case FLOAT4OID:
+			conv->kind = K_FLOAT4;
+			break;
+		case FLOAT8OID:
+			conv->kind = K_FLOAT8;
+			break;
+		case TEXTOID:
+			conv->kind = K_TEXT;
+			break;
+		case VARCHAROID:
+			/* varchar(n) needs the input function's length check */
+			conv->kind = typmod < 0 ? K_TEXT : K_OTHER;
+			break;
+		case BYTEAOID:
+			conv->kind = K_BYTEA;
+			break;
+		case DATEOID:
+			conv->kind = K_DATE;
+			break;
+		case TIMESTAMPOID:
+			conv->kind = (typmod < 0 || typmod >= 6) ? K_TIMESTAMP : K_OTHER;
+			break;
+		case TIMESTAMPTZOID:
+			conv->kind = (typmod < 0 || typmod >= 6) ? K_TIMESTAMPTZ : K_OTHER;
+			break;
+		case UUIDOID:
+			conv->kind = K_UUID;
+			break;
+		default:
+			conv->kind = K_OTHER;
+			break;
+	}
+}
+
+static void
+out_of_range(ChFdwColumnConv *conv, PyObject *value)
+{
+	char	   *s = chfdw_py_str(value);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value %s is out of range for type %s",
+					s, format_type_with_typemod(conv->typoid, conv->typmod))));
+}
+
+static Datum
+via_input_function(PyObject *value, ChFdwColumnConv *conv)
+{
+	char	   *s = chfdw_py_str(value);
+
+	return InputFunctionCall(&conv->input_fn, s, conv->typioparam, conv->typmod);
+}
+
+static Datum
+text_datum(PyObject *value, ChFdwColumnConv *conv)
+{
+	Py_ssize_t	len;
+	const char *utf8 = PyUnicode_AsUTF8AndSize(value, &len);
+	char	   *server;
+
+	if (utf8 == NULL)
+	{
+		PyErr_Clear();
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("string value is not valid UTF-8")));
+	}
+	if (memchr(utf8, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("string value contains a NUL byte (0x00), which PostgreSQL text cannot hold"),
+				 errhint("Declare the column as bytea, or strip NULs in ClickHouse.")));
+	/* Python guarantees valid UTF-8; convert only for non-UTF8 databases. */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return PointerGetDatum(cstring_to_text_with_len(utf8, len));
+	server = pg_any_to_server(utf8, len, PG_UTF8);
+	return PointerGetDatum(cstring_to_text(server));
+}
+
+static int64
+datetime_usecs(PyObject *value, bool to_utc, ChFdwColumnConv *conv)
+{
+	int			y = PyDateTime_GET_YEAR(value);
+	int			m = PyDateTime_GET_MONTH(value);
+	int			d = PyDateTime_GET_DAY(value);
+	int64		usecs;
+
+	usecs = (int64) (date2j(y, m, d) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY
+		+ ((int64) PyDateTime_DATE_GET_HOUR(value) * MINS_PER_HOUR
+		   + PyDateTime_DATE_GET_MINUTE(value)) * USECS_PER_MINUTE
+		+ (int64) PyDateTime_DATE_GET_SECOND(value) * USECS_PER_SEC
+		+ PyDateTime_DATE_GET_MICROSECOND(value);
+
+	if (to_utc)
+	{
+		PyObject   *off = PyObject_CallMethod(value, "utcoffset", NULL);
+
+		if (off == NULL)
+		{
+			PyErr_Clear();
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+					 errmsg("could not get the UTC offset of a timestamp value")));
+		}
+		if (off != Py_None)
+			usecs -= ((int64) PyDateTime_DELTA_GET_DAYS(off) * SECS_PER_DAY
+					  + PyDateTime_DELTA_GET_SECONDS(off)) * USECS_PER_SEC
+				+ PyDateTime_DELTA_GET_MICROSECONDS(off);
+		Py_DECREF(off);
+	}
+	return usecs;
+}
+
+Datum
+chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull)
+{
+	*isnull = false;
+	if (value == Py_None)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+
+	switch (conv->kind)
+	{
+		case K_INT8:
+		case K_INT4:
+		case K_INT2:
+			if (PyLong_Check(value))
+			{
+				int			overflow;
+				long long	v = PyLong_AsLongLongAndOverflow(value, &overflow);
+
+				if (overflow ||
+					(conv->kind == K_INT4 && (v < PG_INT32_MIN || v > PG_INT32_MAX)) ||
+					(conv->kind == K_INT2 && (v < PG_INT16_MIN || v > PG_INT16_MAX)))
+					out_of_range(conv, value);
+				if (conv->kind == K_INT8)
+					return Int64GetDatum((int64) v);
+				if (conv->kind == K_INT4)
+					return Int32GetDatum((int32) v);
+				return Int16GetDatum((int16) v);
+			}
+			break;
+		case K_FLOAT8:
+			if (PyFloat_Check(value))
+				return Float8GetDatum(PyFloat_AS_DOUBLE(value));
+			break;
+		case K_FLOAT4:
+			if (PyFloat_Check(value))
+			{
+				double		v = PyFloat_AS_DOUBLE(value);
+				float4		f = (float4) v;
+
+				if (isinf(f) && !isinf(v))
+					out_of_range(conv, value);
+				return Float4GetDatum(f);
+			}
+			break;
+		case K_BOOL:
+			if (PyBool_Check(value))
+				return BoolGetDatum(value == Py_True);
+			if (PyLong_Check(value))
+			{
+				long		v = PyLong_AsLong(value);
+
+				if (v == 0 || v == 1)
+					return BoolGetDatum(v == 1);
+				PyErr_Clear();
+				out_of_range(conv, value);
+			}
+			break;
+		case K_TEXT:
+			if (PyUnicode_Check(value))
+				return text_datum(value, conv);
+			break;
+		case K_BYTEA:
+			if (PyBytes_Check(value))
+			{
+				Py_ssize_t	len = PyBytes_GET_SIZE(value);
+				bytea	   *b = (bytea *) palloc(len + VARHDRSZ);
+
+				SET_VARSIZE(b, len + VARHDRSZ);
+				memcpy(VARDATA(b), PyBytes_AS_STRING(value), len);
+				return PointerGetDatum(b);
+			}
+			break;
+		case K_DATE:
+			if (PyLong_Check(value))
+			{
+				int			overflow;
+				long long	days = PyLong_AsLongLongAndOverflow(value, &overflow);
+
+				if (overflow || days < -(1LL << 30) || days > (1LL << 30))
+					out_of_range(conv, value);
+				return DateADTGetDatum((DateADT) (days - UNIX_TO_PG_DAYS));
+			}
+			if (PyDate_Check(value) && !PyDateTime_Check(value))
+				return DateADTGetDatum(date2j(PyDateTime_GET_YEAR(value),
+											  PyDateTime_GET_MONTH(value),
+											  PyDateTime_GET_DAY(value)) - POSTGRES_EPOCH_JDATE);
+			break;
+		case K_TIMESTAMP:
+		case K_TIMESTAMPTZ:
+			if (PyLong_Check(value))
+			{
+				int			overflow;
+				long long	us = PyLong_AsLongLongAndOverflow(value, &overflow);
+
+				if (overflow || us < PG_INT64_MIN / 2 || us > PG_INT64_MAX / 2)
+					out_of_range(conv, value);
+				return TimestampGetDatum((Timestamp) (us - UNIX_TO_PG_USECS));
+			}
+			if (PyDateTime_Check(value))
+				return TimestampGetDatum(datetime_usecs(value, conv->kind == K_TIMESTAMPTZ, conv));
+			break;
+		case K_UUID:
+			if (!PyUnicode_Check(value))
+			{
+				PyObject   *b = PyObject_GetAttrString(value, "bytes");
+
+				if (b != NULL && PyBytes_Check(b) && PyBytes_GET_SIZE(b) == UUID_LEN)
+				{
+					pg_uuid_t  *u = (pg_uuid_t *) palloc(sizeof(pg_uuid_t));
+
+					memcpy(u->data, PyBytes_AS_STRING(b), UUID_LEN);
+					Py_DECREF(b);
+					return UUIDPGetDatum(u);
+				}
+				Py_XDECREF(b);
+				PyErr_Clear();
+			}
+			break;
+		default:
+			break;
+	}
+	if (PyBytes_Check(value) && conv->kind != K_BYTEA)
+	{
+		/* bytes into a non-bytea column: decode as UTF-8 text first */
+		PyObject   *s = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), NULL);
+		Datum		d;
+
+		if (s == NULL)
+		{
+			PyErr_Clear();
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("binary value is not valid UTF-8 text"),
+					 errhint("Declare the column as bytea.")));
+		}
+		d = conv->kind == K_TEXT ? text_datum(s, conv) : via_input_function(s, conv);
+		Py_DECREF(s);
+		return d;
+	}
+	return via_input_function(value, conv);
+}
+
+/* A parameter value as its text output (the caller sets transmission modes). */
+PyObject *
+chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+	char	   *s;
+
+	if (isnull)
+		Py_RETURN_NONE;
+	getTypeOutputInfo(typoid, &outfunc, &isvarlena);
+	s = OidOutputFunctionCall(outfunc, value);
+	return chfdw_py_text(s);
+}

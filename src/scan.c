@@ -1,0 +1,851 @@
+/*
+ * scan.c — the per-table ForeignScan path.
+ *
+ * Planning: each restriction clause made only of this table's columns,
+ * constants, external parameters and built-in operators/functions is
+ * deparsed to PostgreSQL SQL text; Python decides which it can translate
+ * (the rest stay local filters).  Sorted paths are offered for the query's
+ * ORDER BY when Python can sort exactly like PostgreSQL, and LIMIT is sent
+ * when this table is the whole query and nothing is filtered locally.
+ *
+ * Execution: Python streams columnar batches; each value becomes a Datum in
+ * a per-row memory context.  The Python scan object is released by a reset
+ * callback on the query context, so an error or cancel anywhere still
+ * closes (and, if needed, cancels) the remote query.
+ */
+#include "ch_fdw.h"
+
+#include "access/table.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "access/transam.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_locale.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/typcache.h"
+
+/* Planner state kept in baserel->fdw_private. */
+typedef struct ChFdwRelInfo
+{
+	List	   *remote_conds;	/* RestrictInfos sent to ClickHouse */
+	List	   *remote_sql;		/* their deparsed text (String nodes) */
+	List	   *local_conds;	/* RestrictInfos evaluated locally */
+	List	   *params;			/* distinct external Params in remote_conds */
+	Bitmapset  *attrs_used;		/* columns to fetch (offset by FirstLowInvalid...) */
+	double		remote_rows;	/* rows ClickHouse sends before local filters */
+} ChFdwRelInfo;
+
+/* Executor state kept in node->fdw_state. */
+typedef struct ChFdwScanState
+{
+	Relation	rel;
+	Oid			userid;
+	char	   *plan_json;
+	int			nretrieved;
+	AttrNumber *attnums;		/* tuple attribute of each fetched column */
+	ChFdwColumnConv *convs;
+	List	   *param_ids;
+	List	   *param_states;	/* ExprStates for the Params, same order */
+	List	   *param_types;
+	ExprState  *limit_count;
+	ExprState  *limit_offset;
+	bool		has_limit;
+
+	PyObject   *scan;			/* ch_fdw scan object, or NULL */
+	PyObject   *batch;			/* current batch (n, [columns]) */
+	PyObject  **columns;		/* borrowed column sequences of batch */
+	Py_ssize_t	nrows;
+	Py_ssize_t	pos;
+	bool		done;
+	int			cur_col;		/* for the error context */
+	MemoryContext row_cxt;
+	MemoryContextCallback cleanup;
+} ChFdwScanState;
+
+/* ---------- deciding what may be sent to Python at all ---------- */
+
+typedef struct ShippableContext
+{
+	RelOptInfo *rel;
+	List	   *params;
+} ShippableContext;
+
+static bool
+is_builtin(Oid oid)
+{
+	return oid < FirstGenbkiObjectId;
+}
+
+/*
+ * Only expressions whose meaning Python can know from their text: this
+ * table's columns, constants, external params, built-in operators and
+ * functions, and collations that are the default or C.
+ */
+static bool
+shippable_walker(Node *node, ShippableContext *cx)
+{
+	Oid			coll;
+
+	if (node == NULL)
+		return false;
+
+	coll = exprInputCollation(node);
+	if (OidIsValid(coll) && coll != DEFAULT_COLLATION_OID && !lc_collate_is_c(coll))
+		return true;
+
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			{
+				Var		   *v = (Var *) node;
+
+				if (v->varno != cx->rel->relid || v->varlevelsup != 0 || v->varattno <= 0)
+					return true;
+				return false;
+			}
+		case T_Const:
+			return !is_builtin(((Const *) node)->consttype);
+		case T_Param:
+			{
+				Param	   *p = (Param *) node;
+
+				if (p->paramkind != PARAM_EXTERN || !is_builtin(p->paramtype))
+					return true;
+				cx->params = list_append_unique(cx->params, p);
+				return false;
+			}
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			{
+				OpExpr	   *op = (OpExpr *) node;
+
+				if (!is_builtin(op->opno))
+					return true;
+				break;
+			}
+		case T_ScalarArrayOpExpr:
+			if (!is_builtin(((ScalarArrayOpExpr *) node)->opno))
+				return true;
+			break;
+		case T_FuncExpr:
+			if (!is_builtin(((FuncExpr *) node)->funcid))
+				return true;
+			break;
+		case T_RelabelType:
+		case T_CoerceViaIO:
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_ArrayExpr:
+		case T_CaseExpr:
+		case T_CaseWhen:
+		case T_CoalesceExpr:
+		case T_MinMaxExpr:
+		case T_List:
+			break;
+		default:
+			return true;
+	}
+	if (!is_builtin(exprType(node)))
+		return true;
+	return expression_tree_walker(node, shippable_walker, (void *) cx);
+}
+
+static bool
+is_shippable(Expr *clause, RelOptInfo *rel, List **params)
+{
+	ShippableContext cx = {rel, NIL};
+
+	if (contain_volatile_functions((Node *) clause))
+		return false;
+	if (shippable_walker((Node *) clause, &cx))
+		return false;
+	*params = list_concat_unique(*params, cx.params);
+	return true;
+}
+
+static PyObject *
+param_types_dict(List *params)
+{
+	PyObject   *d = PyDict_New();
+	ListCell   *lc;
+
+	if (d == NULL)
+		chfdw_raise_python_error("could not build request");
+	foreach(lc, params)
+	{
+		Param	   *p = (Param *) lfirst(lc);
+		PyObject   *k = PyLong_FromLong(p->paramid);
+		PyObject   *v = chfdw_py_text(format_type_be(p->paramtype));
+
+		if (k == NULL || PyDict_SetItem(d, k, v) < 0)
+			chfdw_raise_python_error("could not build request");
+		Py_DECREF(k);
+		Py_DECREF(v);
+	}
+	return d;
+}
+
+static PyObject *
+string_list(List *strings)
+{
+	PyObject   *l = PyList_New(0);
+	ListCell   *lc;
+
+	if (l == NULL)
+		chfdw_raise_python_error("could not build request");
+	foreach(lc, strings)
+	{
+		PyObject   *s = chfdw_py_text(strVal(lfirst(lc)));
+
+		PyList_Append(l, s);
+		Py_DECREF(s);
+	}
+	return l;
+}
+
+static Oid
+planning_userid(RelOptInfo *baserel)
+{
+	return OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+}
+
+static PyObject *
+table_context_for(Oid relid, Oid userid)
+{
+	Relation	rel = table_open(relid, NoLock);
+	PyObject   *ctx = chfdw_table_context(rel, userid);
+
+	table_close(rel, NoLock);
+	return ctx;
+}
+
+/* ---------- planning ---------- */
+
+static void
+chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	ChFdwRelInfo *fpinfo = palloc0(sizeof(ChFdwRelInfo));
+	List	   *candidates = NIL;
+	List	   *candidate_sql = NIL;
+	List	   *params = NIL;
+	List	   *dpcontext;
+	PyObject   *ctx;
+	PyObject   *res;
+	PyObject   *pushed;
+	PyObject   *rows;
+	ListCell   *lc;
+	int			nestlevel;
+	int			i;
+	char	   *relname = get_rel_name(foreigntableid);
+
+	baserel->fdw_private = fpinfo;
+	chfdw_python_init();
+
+	/* Deparse candidate clauses as PostgreSQL SQL text. */
+	dpcontext = deparse_context_for(relname, foreigntableid);
+	nestlevel = chfdw_set_transmission_modes();
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (is_shippable(ri->clause, baserel, &params))
+		{
+			candidates = lappend(candidates, ri);
+			candidate_sql = lappend(candidate_sql,
+									makeString(deparse_expression((Node *) ri->clause,
+																  dpcontext, false, false)));
+		}
+		else
+			fpinfo->local_conds = lappend(fpinfo->local_conds, ri);
+	}
+	chfdw_reset_transmission_modes(nestlevel);
+
+	ctx = table_context_for(foreigntableid, planning_userid(baserel));
+	res = chfdw_call("plan_scan", Py_BuildValue("(NNN)", ctx, string_list(candidate_sql),
+												param_types_dict(params)));
+	pushed = PyDict_GetItemString(res, "pushed");
+	rows = PyDict_GetItemString(res, "rows");
+	if (pushed == NULL || !PyList_Check(pushed) || PyList_GET_SIZE(pushed) != list_length(candidates))
+	{
+		Py_DECREF(res);
+		elog(ERROR, "ch_fdw: plan_scan returned a malformed result");
+	}
+	i = 0;
+	foreach(lc, candidates)
+	{
+		if (PyObject_IsTrue(PyList_GET_ITEM(pushed, i)))
+		{
+			fpinfo->remote_conds = lappend(fpinfo->remote_conds, lfirst(lc));
+			fpinfo->remote_sql = lappend(fpinfo->remote_sql, list_nth(candidate_sql, i));
+		}
+		else
+			fpinfo->local_conds = lappend(fpinfo->local_conds, lfirst(lc));
+		i++;
+	}
+	fpinfo->remote_rows = (rows && PyNumber_Check(rows)) ? PyFloat_AsDouble(rows) : 1000.0;
+	PyErr_Clear();
+	Py_DECREF(res);
+
+	/* Params of the clauses actually sent. */
+	foreach(lc, fpinfo->remote_conds)
+	{
+		ShippableContext cx = {baserel, NIL};
+
+		(void) shippable_walker((Node *) lfirst_node(RestrictInfo, lc)->clause, &cx);
+		fpinfo->params = list_concat_unique(fpinfo->params, cx.params);
+	}
+
+	/* Columns to fetch: the target list plus what local filters read. */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &fpinfo->attrs_used);
+	foreach(lc, fpinfo->local_conds)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
+					   &fpinfo->attrs_used);
+
+	fpinfo->remote_rows = clamp_row_est(fpinfo->remote_rows *
+										clauselist_selectivity(root, fpinfo->remote_conds,
+															   baserel->relid, JOIN_INNER, NULL));
+	baserel->rows = clamp_row_est(fpinfo->remote_rows *
+								  clauselist_selectivity(root, fpinfo->local_conds,
+														 baserel->relid, JOIN_INNER, NULL));
+}
+
+/*
+ * The sort keys of pathkeys as Python tuples (attnum, descending,
+ * nulls_first, collation_is_c), or NULL if a key is not a plain column of
+ * this table sorted by its type's default btree order.
+ */
+static PyObject *
+sort_keys_for(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
+{
+	PyObject   *keys;
+	ListCell   *lc;
+
+	if (pathkeys == NIL)
+		return NULL;
+	keys = PyList_New(0);
+	foreach(lc, pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+		EquivalenceClass *ec = pk->pk_eclass;
+		Var		   *found = NULL;
+		ListCell   *lm;
+		TypeCacheEntry *tce;
+		PyObject   *key;
+
+		if (ec->ec_has_volatile)
+			break;
+		foreach(lm, ec->ec_members)
+		{
+			EquivalenceMember *em = (EquivalenceMember *) lfirst(lm);
+			Expr	   *e = em->em_expr;
+
+			while (e && IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			if (e && IsA(e, Var) && ((Var *) e)->varno == baserel->relid &&
+				((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno > 0 &&
+				bms_equal(em->em_relids, baserel->relids))
+			{
+				found = (Var *) e;
+				break;
+			}
+		}
+		if (found == NULL)
+			break;
+		tce = lookup_type_cache(found->vartype, TYPECACHE_BTREE_OPFAMILY);
+		if (!OidIsValid(tce->btree_opf) || tce->btree_opf != pk->pk_opfamily)
+			break;
+		key = Py_BuildValue("(iOOO)", (int) found->varattno,
+							pk->pk_strategy == BTGreaterStrategyNumber ? Py_True : Py_False,
+							pk->pk_nulls_first ? Py_True : Py_False,
+							(!OidIsValid(ec->ec_collation) || lc_collate_is_c(ec->ec_collation))
+							? Py_True : Py_False);
+		PyList_Append(keys, key);
+		Py_DECREF(key);
+	}
+	if (PyList_GET_SIZE(keys) != list_length(pathkeys))
+	{
+		Py_DECREF(keys);
+		return NULL;
+	}
+	return keys;
+}
+
+static bool
+limit_expr_ok(Node *node)
+{
+	if (node == NULL)
+		return true;
+	if (contain_var_clause(node) || contain_volatile_functions(node) ||
+		contain_subplans(node) || checkExprHasSubLink(node))
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)
+		return false;
+	return IsA(node, Const) || IsA(node, Param) || IsA(node, FuncExpr) || IsA(node, RelabelType);
+}
+
+/* May LIMIT go to ClickHouse?  Only when this scan is the whole query. */
+static bool
+limit_pushable(PlannerInfo *root, RelOptInfo *baserel, ChFdwRelInfo *fpinfo)
+{
+	Query	   *parse = root->parse;
+
+	if (parse->commandType != CMD_SELECT || parse->limitCount == NULL ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
+		return false;
+	if (parse->hasAggs || parse->groupClause || parse->groupingSets || parse->havingQual ||
+		parse->hasWindowFuncs || parse->distinctClause || parse->setOperations ||
+		parse->hasTargetSRFs || parse->rowMarks)
+		return false;
+	if (baserel->reloptkind != RELOPT_BASEREL || bms_num_members(root->all_baserels) != 1)
+		return false;
+	if (fpinfo->local_conds != NIL)
+		return false;
+	return limit_expr_ok(parse->limitCount) && limit_expr_ok(parse->limitOffset);
+}
+
+static void
+chGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	ChFdwRelInfo *fpinfo = (ChFdwRelInfo *) baserel->fdw_private;
+	Cost		startup = 100.0;
+	Cost		run;
+	bool		limit_ok = limit_pushable(root, baserel, fpinfo);
+	PyObject   *keys;
+
+	/* Shipping and converting a row costs more than reading a local one. */
+	run = fpinfo->remote_rows * (cpu_tuple_cost * 2.0) + baserel->rows * cpu_tuple_cost;
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 startup, startup + run, NIL,
+									 baserel->lateral_relids, NULL,
+									 list_make2(makeInteger(0),
+												makeInteger(limit_ok && root->sort_pathkeys == NIL))));
+
+	keys = sort_keys_for(root, baserel, root->query_pathkeys);
+	if (keys != NULL)
+	{
+		PyObject   *ctx = table_context_for(foreigntableid, planning_userid(baserel));
+		PyObject   *ok = chfdw_call("can_sort", Py_BuildValue("(NN)", ctx, keys));
+		bool		sortable = PyObject_IsTrue(ok);
+
+		Py_DECREF(ok);
+		if (sortable)
+		{
+			bool		sorted_limit = limit_ok &&
+				pathkeys_contained_in(root->sort_pathkeys, root->query_pathkeys);
+
+			/* Cheaper than the unsorted path plus a local Sort. */
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+											 startup, startup + run * 1.05,
+											 root->query_pathkeys,
+											 baserel->lateral_relids, NULL,
+											 list_make2(makeInteger(1), makeInteger(sorted_limit))));
+		}
+	}
+}
+
+static ForeignScan *
+chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	ChFdwRelInfo *fpinfo = (ChFdwRelInfo *) baserel->fdw_private;
+	bool		sorted = intVal(linitial(best_path->fdw_private));
+	bool		has_limit = intVal(lsecond(best_path->fdw_private));
+	List	   *local_exprs = NIL;
+	List	   *retrieved = NIL;
+	List	   *param_ids = NIL;
+	List	   *fdw_exprs = NIL;
+	PyObject   *ctx;
+	PyObject   *py_retrieved;
+	PyObject   *keys = NULL;
+	PyObject   *res;
+	ListCell   *lc;
+	bool		whole_row;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			i;
+
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant)
+			continue;
+		if (!list_member_ptr(fpinfo->remote_conds, ri))
+			local_exprs = lappend(local_exprs, ri->clause);
+	}
+
+	/* Fetched columns, in attribute order. */
+	rel = table_open(foreigntableid, NoLock);
+	tupdesc = RelationGetDescr(rel);
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, fpinfo->attrs_used);
+	py_retrieved = PyList_New(0);
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+			continue;
+		if (whole_row || bms_is_member(i - FirstLowInvalidHeapAttributeNumber, fpinfo->attrs_used))
+		{
+			PyObject   *n = PyLong_FromLong(i);
+
+			retrieved = lappend_int(retrieved, i);
+			PyList_Append(py_retrieved, n);
+			Py_DECREF(n);
+		}
+	}
+	ctx = chfdw_table_context(rel, planning_userid(baserel));
+	table_close(rel, NoLock);
+
+	if (sorted)
+		keys = sort_keys_for(root, baserel, best_path->path.pathkeys);
+	if (keys == NULL)
+	{
+		keys = Py_None;
+		Py_INCREF(keys);
+	}
+
+	res = chfdw_call("build_scan",
+					 Py_BuildValue("(NNNNNO)", ctx, py_retrieved, string_list(fpinfo->remote_sql),
+								   param_types_dict(fpinfo->params), keys,
+								   has_limit ? Py_True : Py_False));
+
+	foreach(lc, fpinfo->params)
+	{
+		param_ids = lappend_int(param_ids, ((Param *) lfirst(lc))->paramid);
+		fdw_exprs = lappend(fdw_exprs, lfirst(lc));
+	}
+	if (has_limit)
+	{
+		fdw_exprs = lappend(fdw_exprs, copyObject(root->parse->limitCount));
+		fdw_exprs = lappend(fdw_exprs, root->parse->limitOffset ?
+							copyObject(root->parse->limitOffset) :
+							(Node *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false, true));
+	}
+
+	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
+							list_make4(makeString(chfdw_py_str(res)), retrieved, param_ids,
+									   makeInteger(has_limit)),
+							NIL, NIL, outer_plan);
+}
+
+/* ---------- execution ---------- */
+
+static void
+release_python_scan(ChFdwScanState *st)
+{
+	st->nrows = st->pos = 0;
+	Py_CLEAR(st->batch);
+	if (st->scan != NULL)
+	{
+		PyObject   *r = PyObject_CallMethod(st->scan, "close", NULL);
+
+		Py_XDECREF(r);
+		PyErr_Clear();
+		Py_CLEAR(st->scan);
+	}
+}
+
+static void
+cleanup_callback(void *arg)
+{
+	release_python_scan((ChFdwScanState *) arg);
+}
+
+static void
+chBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	ChFdwScanState *st = palloc0(sizeof(ChFdwScanState));
+	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+	List	   *retrieved = lsecond(fsplan->fdw_private);
+	ListCell   *lc;
+	int			nparams;
+	int			i;
+
+	node->fdw_state = st;
+	st->rel = node->ss.ss_currentRelation;
+	st->userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	st->plan_json = strVal(linitial(fsplan->fdw_private));
+	st->param_ids = lthird(fsplan->fdw_private);
+	st->has_limit = intVal(lfourth(fsplan->fdw_private));
+	st->cur_col = -1;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	chfdw_python_init();
+	st->nretrieved = list_length(retrieved);
+	st->attnums = palloc(sizeof(AttrNumber) * Max(st->nretrieved, 1));
+	st->convs = palloc(sizeof(ChFdwColumnConv) * Max(st->nretrieved, 1));
+	i = 0;
+	foreach(lc, retrieved)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(st->rel), attnum - 1);
+
+		st->attnums[i] = attnum;
+		chfdw_column_conv_init(&st->convs[i], att->atttypid, att->atttypmod,
+							   pstrdup(NameStr(att->attname)),
+							   RelationGetRelationName(st->rel));
+		i++;
+	}
+
+	nparams = list_length(st->param_ids);
+	i = 0;
+	foreach(lc, fsplan->fdw_exprs)
+	{
+		Expr	   *e = (Expr *) lfirst(lc);
+		ExprState  *es = ExecInitExpr(e, (PlanState *) node);
+
+		if (i < nparams)
+		{
+			st->param_states = lappend(st->param_states, es);
+			st->param_types = lappend_oid(st->param_types, exprType((Node *) e));
+		}
+		else if (i == nparams)
+			st->limit_count = es;
+		else
+			st->limit_offset = es;
+		i++;
+	}
+
+	st->columns = palloc0(sizeof(PyObject *) * Max(st->nretrieved, 1));
+	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "ch_fdw row",
+										ALLOCSET_SMALL_SIZES);
+	st->cleanup.func = cleanup_callback;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &st->cleanup);
+}
+
+static int64
+eval_int8(ExprState *es, ExprContext *econtext, bool *isnull)
+{
+	Datum		d = ExecEvalExpr(es, econtext, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+static void
+start_python_scan(ForeignScanState *node, ChFdwScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	PyObject   *params = PyDict_New();
+	PyObject   *limit = Py_None;
+	PyObject   *ctx;
+	ListCell   *lp,
+			   *ls,
+			   *lt;
+	int			nestlevel;
+
+	nestlevel = chfdw_set_transmission_modes();
+	forthree(lp, st->param_ids, ls, st->param_states, lt, st->param_types)
+	{
+		bool		isnull;
+		Datum		d = ExecEvalExpr((ExprState *) lfirst(ls), econtext, &isnull);
+		PyObject   *k = PyLong_FromLong(lfirst_int(lp));
+		PyObject   *v = chfdw_datum_to_py_text(d, isnull, lfirst_oid(lt));
+
+		PyDict_SetItem(params, k, v);
+		Py_DECREF(k);
+		Py_DECREF(v);
+	}
+	chfdw_reset_transmission_modes(nestlevel);
+
+	if (st->has_limit)
+	{
+		bool		null_count,
+					null_offset;
+		int64		count = eval_int8(st->limit_count, econtext, &null_count);
+		int64		offset = eval_int8(st->limit_offset, econtext, &null_offset);
+
+		/* PostgreSQL's Limit node still applies OFFSET; fetch count + offset. */
+		if (!null_count && count >= 0)
+			limit = PyLong_FromLongLong(count + (null_offset || offset < 0 ? 0 : offset));
+	}
+	if (limit == Py_None)
+		Py_INCREF(limit);
+
+	ctx = chfdw_table_context(st->rel, st->userid);
+	st->scan = chfdw_call("begin_scan", Py_BuildValue("(NsNN)", ctx, st->plan_json, params, limit));
+}
+
+static void
+conversion_error_callback(void *arg)
+{
+	ChFdwScanState *st = (ChFdwScanState *) arg;
+
+	if (st->cur_col >= 0 && st->cur_col < st->nretrieved)
+		errcontext("column \"%s\" of foreign table \"%s\"",
+				   st->convs[st->cur_col].attname, st->convs[st->cur_col].relname);
+}
+
+/* Take the next batch from Python; false at end of data. */
+static bool
+next_batch(ChFdwScanState *st)
+{
+	PyObject   *b;
+	PyObject   *cols;
+	int			j;
+
+	Py_CLEAR(st->batch);
+	b = PyObject_CallMethod(st->scan, "fetch", NULL);
+	if (b == NULL)
+		chfdw_raise_python_error(NULL);
+	if (b == Py_None)
+	{
+		Py_DECREF(b);
+		return false;
+	}
+	st->batch = b;
+	if (!PyTuple_Check(b) || PyTuple_GET_SIZE(b) != 2 ||
+		!PyLong_Check(PyTuple_GET_ITEM(b, 0)) || !PyList_Check(PyTuple_GET_ITEM(b, 1)) ||
+		PyList_GET_SIZE(PyTuple_GET_ITEM(b, 1)) != st->nretrieved)
+		elog(ERROR, "ch_fdw: scan returned a malformed batch");
+	st->nrows = PyLong_AsSsize_t(PyTuple_GET_ITEM(b, 0));
+	st->pos = 0;
+	cols = PyTuple_GET_ITEM(b, 1);
+	for (j = 0; j < st->nretrieved; j++)
+	{
+		PyObject   *c = PyList_GET_ITEM(cols, j);
+
+		if (!(PyList_Check(c) || PyTuple_Check(c)) || PySequence_Fast_GET_SIZE(c) < st->nrows)
+			elog(ERROR, "ch_fdw: scan returned a malformed column");
+		st->columns[j] = c;
+	}
+	return true;
+}
+
+static TupleTableSlot *
+chIterateForeignScan(ForeignScanState *node)
+{
+	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	ErrorContextCallback errcb;
+	MemoryContext old;
+	int			j;
+
+	ExecClearTuple(slot);
+	if (st->done)
+		return slot;
+	if (st->scan == NULL)
+		start_python_scan(node, st);
+
+	while (st->pos >= st->nrows)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!next_batch(st))
+		{
+			st->done = true;
+			release_python_scan(st);
+			return slot;
+		}
+	}
+
+	MemoryContextReset(st->row_cxt);
+	old = MemoryContextSwitchTo(st->row_cxt);
+	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
+	errcb.callback = conversion_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (j = 0; j < st->nretrieved; j++)
+	{
+		int			att = st->attnums[j] - 1;
+		PyObject   *v = PySequence_Fast_ITEMS(st->columns[j])[st->pos];
+
+		st->cur_col = j;
+		slot->tts_values[att] = chfdw_py_to_datum(v, &st->convs[j], &slot->tts_isnull[att]);
+	}
+	st->cur_col = -1;
+	error_context_stack = errcb.previous;
+	MemoryContextSwitchTo(old);
+	st->pos++;
+	return ExecStoreVirtualTuple(slot);
+}
+
+static void
+chReScanForeignScan(ForeignScanState *node)
+{
+	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
+
+	release_python_scan(st);
+	st->done = false;
+}
+
+static void
+chEndForeignScan(ForeignScanState *node)
+{
+	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
+
+	if (st != NULL)
+		release_python_scan(st);
+}
+
+static void
+chExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
+	PyObject   *limit = Py_None;
+	PyObject   *res;
+	char	   *sql;
+
+	if (st->has_limit)
+	{
+		int			nparams = list_length(st->param_ids);
+		Node	   *count = list_nth(fsplan->fdw_exprs, nparams);
+		Node	   *offset = list_nth(fsplan->fdw_exprs, nparams + 1);
+
+		if (IsA(count, Const) && IsA(offset, Const) &&
+			!((Const *) count)->constisnull && !((Const *) offset)->constisnull)
+			limit = PyLong_FromLongLong(DatumGetInt64(((Const *) count)->constvalue) +
+										DatumGetInt64(((Const *) offset)->constvalue));
+		else
+			limit = PyUnicode_FromString("$limit");
+	}
+	else
+		Py_INCREF(limit);
+	res = chfdw_call("explain_scan", Py_BuildValue("(sN)", st->plan_json, limit));
+	sql = chfdw_py_str(res);
+	Py_DECREF(res);
+	ExplainPropertyText("Remote SQL", sql, es);
+}
+
+void
+chfdw_scan_routine(FdwRoutine *routine)
+{
+	routine->GetForeignRelSize = chGetForeignRelSize;
+	routine->GetForeignPaths = chGetForeignPaths;
+	routine->GetForeignPlan = chGetForeignPlan;
+	routine->BeginForeignScan = chBeginForeignScan;
+	routine->IterateForeignScan = chIterateForeignScan;
+	routine->ReScanForeignScan = chReScanForeignScan;
+	routine->EndForeignScan = chEndForeignScan;
+	routine->ExplainForeignScan = chExplainForeignScan;
+}
