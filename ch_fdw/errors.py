@@ -67,10 +67,21 @@ class Interrupted(Exception):
     CHECK_FOR_INTERRUPTS() so PostgreSQL reports the right error."""
 
 
-def scrub(text: str | None, secret: str | None) -> str | None:
-    if text is None or not secret:
+_secrets: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a password so no error text ever shows it."""
+    if secret:
+        _secrets.add(secret)
+
+
+def scrub(text: str | None, secret: str | None = None) -> str | None:
+    if text is None:
         return text
-    return text.replace(secret, "********")
+    for s in sorted(_secrets | ({secret} if secret else set()), key=len, reverse=True):
+        text = text.replace(s, "********")
+    return text
 
 
 # ClickHouse server error codes (src/Common/ErrorCodes.cpp) -> SQLSTATE.

@@ -1,0 +1,368 @@
+"""Connections to ClickHouse, one per (server, user mapping) per backend.
+
+Two protocols behind one small interface:
+  * native — clickhouse-driver over TCP; waits for data with select() so a
+    PostgreSQL cancel is noticed within POLL_SECONDS and sent to the server
+    as a Cancel packet;
+  * http — clickhouse-connect; a watchdog thread notices the cancel, closes
+    the response and KILLs the query by its query_id.
+
+Every driver exception leaves this module as a ChFdwError with the
+ClickHouse code and text, the password scrubbed.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from . import errors
+from .errors import ChFdwError, Interrupted
+from .interrupts import POLL_SECONDS, interrupt_pending, watchdog
+from .options import ServerConfig
+
+_CODE_RE = re.compile(r"Code:\s*(\d+)")
+
+
+@dataclass
+class Block:
+    """A columnar block: nrows rows, one sequence per column."""
+    nrows: int
+    columns: list
+    types: list[str]
+
+
+class Connection:
+    protocol = "?"
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.server_version: tuple[int, ...] = (0,)
+        self._describe_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        errors.register_secret(config.password)
+
+    def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
+        raise NotImplementedError
+
+    # -- public API ---------------------------------------------------------
+    def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
+        """Yield the result of a SELECT as columnar blocks.  Closing the
+        generator early cancels the query on the server."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, settings: dict | None = None) -> list[tuple]:
+        """Run a small query and return all rows as tuples."""
+        rows: list[tuple] = []
+        for block in self.stream(sql, settings):
+            rows.extend(zip(*block.columns)) if block.columns else None
+        return rows
+
+    def describe(self, db: str, table: str) -> list[tuple[str, str]]:
+        """(name, type) of the remote table's columns, cached per backend."""
+        key = (db, table)
+        if key not in self._describe_cache:
+            from .translate.quoting import quote_identifier
+            try:
+                rows = self.execute(f"DESCRIBE TABLE {quote_identifier(db)}.{quote_identifier(table)}")
+            except ChFdwError as e:
+                if e.sqlstate in (errors.UNDEFINED_TABLE, errors.INVALID_SCHEMA_NAME):
+                    raise ChFdwError(f'ClickHouse table {db}.{table} does not exist',
+                                     errors.FDW_TABLE_NOT_FOUND, detail=e.message,
+                                     hint="Check the foreign table's dbname and table_name options.") from None
+                raise
+            self._describe_cache[key] = [(r[0], r[1]) for r in rows]
+        return self._describe_cache[key]
+
+    def forget(self, db: str, table: str) -> None:
+        self._describe_cache.pop((db, table), None)
+
+    def close(self) -> None:
+        pass
+
+
+def _settings_dict(config: ServerConfig, extra: dict | None) -> dict:
+    s = dict(config.settings)
+    if extra:
+        s.update(extra)
+    return s
+
+
+class NativeConnection(Connection):
+    protocol = "native"
+
+    def __init__(self, config: ServerConfig):
+        super().__init__(config)
+        from clickhouse_driver import Client
+        kwargs = dict(host=config.host, port=config.port, database=config.dbname,
+                      user=config.user, password=config.password,
+                      connect_timeout=config.connect_timeout,
+                      send_receive_timeout=300, sync_request_timeout=5,
+                      secure=config.secure, verify=config.verify,
+                      client_name="ch_fdw", settings={"strings_encoding": "utf-8"})
+        if config.ca_cert:
+            kwargs["ca_certs"] = config.ca_cert
+        if config.client_cert:
+            kwargs["certfile"] = config.client_cert
+        if config.client_key:
+            kwargs["keyfile"] = config.client_key
+        if config.server_hostname:
+            kwargs["server_hostname"] = config.server_hostname
+        self.client = Client(**kwargs)
+        self._connect()
+
+    def _connect(self) -> None:
+        conn = self.client.connection
+        try:
+            conn.force_connect()
+        except Exception as e:
+            raise self._error(e, "could not connect to ClickHouse") from None
+        info = conn.server_info
+        self.server_version = (info.version_major, info.version_minor, info.version_patch)
+
+    def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
+        from clickhouse_driver import errors as cherr
+        where = f"{self.config.host}:{self.config.port}"
+        if isinstance(exc, ChFdwError):
+            return exc
+        if isinstance(exc, cherr.ServerException):
+            return errors.clickhouse_error(exc.code, exc.message, context=context).scrubbed(self.config.password)
+        if isinstance(exc, (cherr.NetworkError, cherr.SocketTimeoutError, socket.error, EOFError)):
+            msg = f"could not connect to ClickHouse server at {where} (native protocol)" \
+                if context == "could not connect to ClickHouse" else \
+                f"lost connection to ClickHouse server at {where}"
+            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            return ChFdwError(msg, errors.UNABLE_TO_CONNECT if "connect" in msg else errors.CONNECTION_FAILURE,
+                              detail=errors.scrub(text, self.config.password),
+                              hint="Check the server's host, port and protocol options and that ClickHouse is running.")
+        if isinstance(exc, cherr.Error):
+            return errors.clickhouse_error(getattr(exc, "code", None), getattr(exc, "message", str(exc)),
+                                           context=context).scrubbed(self.config.password)
+        return ChFdwError(f"{context or 'ClickHouse request failed'}: {errors.scrub(str(exc), self.config.password)}")
+
+    def _wait_readable(self, conn) -> None:
+        """Block until the next packet can be read, watching for cancel."""
+        fin = conn.fin
+        if fin.position < fin.current_buffer_size:
+            return
+        sock = conn.socket
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending() > 0:
+            return
+        while True:
+            readable, _, _ = select.select([sock], [], [], POLL_SECONDS)
+            if readable:
+                return
+            if interrupt_pending():
+                raise Interrupted()
+
+    def _cancel(self, conn) -> None:
+        """Ask the server to stop the running query, then drain or drop."""
+        from clickhouse_driver.protocol import ServerPacketTypes
+        try:
+            conn.send_cancel()
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([conn.socket], [], [], 0.1) \
+                    if conn.fin.position >= conn.fin.current_buffer_size else ([True], [], [])
+                if not readable:
+                    continue
+                packet = conn.receive_packet()
+                if packet.type in (ServerPacketTypes.END_OF_STREAM, ServerPacketTypes.EXCEPTION):
+                    return
+        except Exception:
+            pass
+        conn.disconnect()
+
+    def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
+        from clickhouse_driver.protocol import ServerPacketTypes
+        client = self.client
+        conn = client.connection
+        finished = False
+        try:
+            try:
+                client.make_query_settings(_settings_dict(self.config, settings))
+                conn.force_connect()
+                client.last_query = None
+                conn.send_query(sql, query_id=str(uuid.uuid4()))
+                conn.send_external_tables(None)
+            except Exception as e:
+                conn.disconnect()
+                raise self._error(e) from None
+            while True:
+                try:
+                    self._wait_readable(conn)
+                    packet = conn.receive_packet()
+                except Interrupted:
+                    self._cancel(conn)
+                    finished = True
+                    raise
+                except Exception as e:
+                    conn.disconnect()
+                    finished = True
+                    raise self._error(e) from None
+                ptype = packet.type
+                if ptype == ServerPacketTypes.DATA:
+                    block = packet.block
+                    if block.num_rows:
+                        yield Block(block.num_rows, block.get_columns(),
+                                    [t for _, t in block.columns_with_types])
+                elif ptype == ServerPacketTypes.EXCEPTION:
+                    finished = True
+                    # the server ends the stream after an exception
+                    raise self._error(packet.exception) from None
+                elif ptype == ServerPacketTypes.END_OF_STREAM:
+                    finished = True
+                    return
+        finally:
+            if not finished:
+                # Abandoned mid-stream (LIMIT satisfied, error, cancel).
+                self._cancel(conn)
+
+    def close(self) -> None:
+        try:
+            self.client.disconnect()
+        except Exception:
+            pass
+
+
+class HttpConnection(Connection):
+    protocol = "http"
+
+    def __init__(self, config: ServerConfig):
+        super().__init__(config)
+        import clickhouse_connect
+        kwargs = dict(host=config.host, port=config.port, username=config.user,
+                      password=config.password, database=config.dbname,
+                      secure=config.secure, verify=config.verify,
+                      connect_timeout=config.connect_timeout, send_receive_timeout=300,
+                      compress=False, query_limit=0, client_name="ch_fdw",
+                      autogenerate_session_id=False)
+        if config.ca_cert:
+            kwargs["ca_cert"] = config.ca_cert
+        if config.client_cert:
+            kwargs["client_cert"] = config.client_cert
+        if config.client_key:
+            kwargs["client_cert_key"] = config.client_key
+        if config.server_hostname:
+            kwargs["server_host_name"] = config.server_hostname
+        try:
+            self.client = clickhouse_connect.get_client(**kwargs)
+        except Exception as e:
+            raise self._error(e, "could not connect to ClickHouse") from None
+        self.server_version = tuple(int(p) for p in re.findall(r"\d+", self.client.server_version or "0")[:3])
+
+    def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
+        if isinstance(exc, ChFdwError):
+            return exc
+        text = errors.scrub(str(exc), self.config.password) or type(exc).__name__
+        m = _CODE_RE.search(text)
+        if m:
+            # Keep ClickHouse's own message, not the driver's preamble.
+            server_text = text[m.start():]
+            server_text = re.sub(r"^Code:\s*\d+\.\s*(DB::Exception:\s*)?", "", server_text)
+            return errors.clickhouse_error(int(m.group(1)), server_text, context=context)
+        from clickhouse_connect.driver import exceptions as cce
+        where = f"{self.config.host}:{self.config.port}"
+        if isinstance(exc, cce.OperationalError) or isinstance(exc, OSError):
+            connecting = context == "could not connect to ClickHouse"
+            msg = (f"could not connect to ClickHouse server at {where} (http protocol)" if connecting
+                   else f"lost connection to ClickHouse server at {where}")
+            return ChFdwError(msg, errors.UNABLE_TO_CONNECT if connecting else errors.CONNECTION_FAILURE,
+                              detail=text,
+                              hint="Check the server's host, port and protocol options and that ClickHouse is running.")
+        return ChFdwError(f"{context or 'ClickHouse request failed'}: {text}")
+
+    def _kill(self, query_id: str, stream_ctx) -> None:
+        """Runs on the watchdog thread: stop the remote query and unblock
+        the reader."""
+        try:
+            src = getattr(stream_ctx, "source", None)
+            close = getattr(src, "close", None)
+            if close:
+                close()
+        except Exception:
+            pass
+        try:
+            import clickhouse_connect
+            c = self.config
+            killer = clickhouse_connect.get_client(
+                host=c.host, port=c.port, username=c.user, password=c.password,
+                secure=c.secure, verify=c.verify, connect_timeout=2, send_receive_timeout=5,
+                compress=False, autogenerate_session_id=False)
+            killer.command(f"KILL QUERY WHERE query_id = '{query_id}' SYNC")
+            killer.close()
+        except Exception:
+            pass
+
+    def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
+        query_id = str(uuid.uuid4())
+        s = _settings_dict(self.config, settings)
+        s.setdefault("cancel_http_readonly_queries_on_client_close", 1)
+        interrupted = []
+
+        try:
+            ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
+        except Exception as e:
+            if interrupt_pending():
+                raise Interrupted() from None
+            raise self._error(e) from None
+
+        def on_interrupt() -> None:
+            interrupted.append(True)
+            self._kill(query_id, ctx)
+
+        with watchdog.guard(on_interrupt):
+            try:
+                with ctx as blocks:
+                    types = [t.name for t in ctx.source.column_types] if hasattr(ctx.source, "column_types") else []
+                    for cols in blocks:
+                        n = len(cols[0]) if cols else 0
+                        if n:
+                            yield Block(n, cols, types)
+                        if interrupt_pending():
+                            raise Interrupted()
+            except Interrupted:
+                raise
+            except GeneratorExit:
+                raise
+            except Exception as e:
+                if interrupted or interrupt_pending():
+                    raise Interrupted() from None
+                raise self._error(e) from None
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:
+            pass
+
+
+_pool: dict[tuple, tuple[ServerConfig, Connection]] = {}
+
+
+def get_connection(ctx: dict) -> Connection:
+    """The backend's connection for this server and user mapping; a changed
+    server or user mapping option opens a new one."""
+    config = ServerConfig.from_options(ctx["server"], ctx["user"])
+    key = (ctx["server_id"], ctx.get("user_mapping_id"))
+    cached = _pool.get(key)
+    if cached is not None:
+        if cached[0] == config:
+            return cached[1]
+        cached[1].close()
+        del _pool[key]
+    conn: Connection = NativeConnection(config) if config.protocol == "native" else HttpConnection(config)
+    _pool[key] = (config, conn)
+    return conn
+
+
+def close_all() -> None:
+    for _, conn in list(_pool.values()):
+        conn.close()
+    _pool.clear()
