@@ -36,7 +36,7 @@ install: install-python
 # directory (not the system site-packages) that the bridge puts on sys.path.
 install-python:
 	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR)'
-	PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip install --quiet --no-compile \
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip install --quiet --no-compile --root-user-action=ignore \
 	    --no-warn-script-location --target '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' .
 	rm -rf build ch_fdw.egg-info
 

@@ -122,6 +122,7 @@ class NativeConnection(Connection):
             conn.force_connect()
         except Exception as e:
             raise self._error(e, "could not connect to ClickHouse") from None
+        conn.is_query_executing = False   # force_connect() marks a query as started
         info = conn.server_info
         self.server_version = (info.version_major, info.version_minor, info.version_patch)
 
@@ -166,7 +167,7 @@ class NativeConnection(Connection):
         from clickhouse_driver.protocol import ServerPacketTypes
         try:
             conn.send_cancel()
-            deadline = time.monotonic() + 2.0
+            deadline = time.monotonic() + 0.5
             while time.monotonic() < deadline:
                 readable, _, _ = select.select([conn.socket], [], [], 0.1) \
                     if conn.fin.position >= conn.fin.current_buffer_size else ([True], [], [])
@@ -174,6 +175,7 @@ class NativeConnection(Connection):
                     continue
                 packet = conn.receive_packet()
                 if packet.type in (ServerPacketTypes.END_OF_STREAM, ServerPacketTypes.EXCEPTION):
+                    conn.is_query_executing = False
                     return
         except Exception:
             pass
@@ -214,6 +216,7 @@ class NativeConnection(Connection):
                                     [t for _, t in block.columns_with_types])
                 elif ptype == ServerPacketTypes.EXCEPTION:
                     finished = True
+                    conn.is_query_executing = False
                     # the server ends the stream after an exception
                     raise self._error(packet.exception) from None
                 elif ptype == ServerPacketTypes.END_OF_STREAM:

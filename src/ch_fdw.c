@@ -85,6 +85,8 @@ ch_fdw_handler(PG_FUNCTION_ARGS)
 {
 	FdwRoutine *routine = makeNode(FdwRoutine);
 
+	/* Every callback builds Python objects; start the interpreter first. */
+	chfdw_python_init();
 	chfdw_scan_routine(routine);
 	routine->ImportForeignSchema = chImportForeignSchema;
 	PG_RETURN_POINTER(routine);
@@ -100,6 +102,7 @@ ch_fdw_validator(PG_FUNCTION_ARGS)
 	const char *where;
 	PyObject   *res;
 
+	chfdw_python_init();
 	switch (catalog)
 	{
 		case ForeignDataWrapperRelationId:
