@@ -16,6 +16,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
+#include "fmgr.h"
+#include <unistd.h>
 #include "utils/guc.h"
 
 #ifndef CH_FDW_PYTHON_PATH
@@ -61,6 +63,26 @@ chfdw_python_atexit(int code, Datum arg)
 	PyErr_Clear();
 }
 
+/*
+ * PL/Python registers its "plpy" module with PyImport_AppendInittab(),
+ * which only works before the interpreter starts.  If we start it first,
+ * register plpy for PL/Python so both can live in one backend.
+ */
+static void
+register_plpy_module(void)
+{
+	char		path[MAXPGPATH];
+	PyObject   *(*init_plpy) (void);
+
+	snprintf(path, sizeof(path), "%s/plpython3%s", pkglib_path, DLSUFFIX);
+	if (access(path, R_OK) != 0)
+		return;
+	init_plpy = (PyObject *(*) (void))
+		load_external_function("$libdir/plpython3", "PyInit_plpy", false, NULL);
+	if (init_plpy != NULL)
+		PyImport_AppendInittab("plpy", init_plpy);
+}
+
 void
 chfdw_python_init(void)
 {
@@ -77,13 +99,16 @@ chfdw_python_init(void)
 		PyConfig	config;
 		PyStatus	status;
 
+		register_plpy_module();
+
 		/*
-		 * Isolated: ignore PYTHON* variables of whoever started the
-		 * postmaster; no signal handlers: PostgreSQL owns the signals.
+		 * The same configuration PL/Python gets from Py_Initialize(), so
+		 * either may start the interpreter, except that PostgreSQL keeps
+		 * its signal handlers.
 		 */
-		PyConfig_InitIsolatedConfig(&config);
+		PyConfig_InitPythonConfig(&config);
 		config.install_signal_handlers = 0;
-		config.site_import = 1;
+		config.parse_argv = 0;
 		status = Py_InitializeFromConfig(&config);
 		PyConfig_Clear(&config);
 		if (PyStatus_Exception(status))
