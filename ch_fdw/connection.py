@@ -307,32 +307,28 @@ class HttpConnection(Connection):
         query_id = str(uuid.uuid4())
         s = _settings_dict(self.config, settings)
         s.setdefault("cancel_http_readonly_queries_on_client_close", 1)
-        interrupted = []
-
-        try:
-            ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
-        except Exception as e:
-            if interrupt_pending():
-                raise Interrupted() from None
-            raise self._error(e) from None
+        interrupted: list[bool] = []
+        holder: list = []
 
         def on_interrupt() -> None:
+            # Watchdog thread: the main thread may be blocked waiting for
+            # the response headers or the next block.
             interrupted.append(True)
-            self._kill(query_id, ctx)
+            self._kill(query_id, holder[0] if holder else None)
 
         with watchdog.guard(on_interrupt):
             try:
+                ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
+                holder.append(ctx)
                 with ctx as blocks:
-                    types = [t.name for t in ctx.source.column_types] if hasattr(ctx.source, "column_types") else []
+                    types = [t.name for t in getattr(ctx.source, "column_types", ())]
                     for cols in blocks:
                         n = len(cols[0]) if cols else 0
                         if n:
                             yield Block(n, cols, types)
                         if interrupt_pending():
                             raise Interrupted()
-            except Interrupted:
-                raise
-            except GeneratorExit:
+            except (Interrupted, GeneratorExit):
                 raise
             except Exception as e:
                 if interrupted or interrupt_pending():
