@@ -100,23 +100,32 @@ class Engine:
         return res.bytes().decode("utf-8", "replace") if res is not None else ""
 
     # -- sessions ---------------------------------------------------------
-    def acquire_session(self, session_id, timeout, check=False):
-        """Return the locked Session for session_id (creating it unless check)."""
-        now = time.monotonic()
-        with self._lock:
-            for sid, s in list(self._sessions.items()):
-                if now - s.last_used > s.timeout and s.lock.acquire(blocking=False):
-                    del self._sessions[sid]
-                    _close(s.conn)
-            s = self._sessions.get(session_id)
-            if s is None:
-                if check:
-                    raise ChError(372, f"Session {session_id} not found. (SESSION_NOT_FOUND)")
-                s = self._sessions[session_id] = Session(self.connect(), timeout)
-            if not s.lock.acquire(blocking=False):
+    def acquire_session(self, session_id, timeout, check=False, wait=5.0):
+        """Return the locked Session for session_id (creating it unless check).
+
+        A session serves one query at a time. A client's next request can
+        arrive before the previous handler has let go, so wait briefly before
+        answering SESSION_IS_LOCKED.
+        """
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                for sid, s in list(self._sessions.items()):
+                    if now - s.last_used > s.timeout and s.lock.acquire(blocking=False):
+                        del self._sessions[sid]
+                        _close(s.conn)
+                s = self._sessions.get(session_id)
+                if s is None:
+                    if check:
+                        raise ChError(372, f"Session {session_id} not found. (SESSION_NOT_FOUND)")
+                    s = self._sessions[session_id] = Session(self.connect(), timeout)
+            if not s.lock.acquire(timeout=wait):
                 raise ChError(373, f"Session {session_id} is locked by a concurrent client. (SESSION_IS_LOCKED)")
-            s.timeout = timeout
-            return s
+            with self._lock:
+                if self._sessions.get(session_id) is s:  # not reaped while we waited
+                    s.timeout = timeout
+                    return s
+            s.lock.release()
 
     def release_session(self, session):
         session.last_used = time.monotonic()

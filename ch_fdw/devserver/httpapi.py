@@ -29,6 +29,9 @@ _PROTOCOL_PARAMS = {
     "compress", "decompress", "buffer_size", "wait_end_of_query", "stacktrace",
     "role", "readonly", "enable_http_compression", "send_progress_in_http_headers",
     "cancel_http_readonly_queries_on_client_close", "add_http_cors_header",
+    # chDB writes Native as protocol revision 0 (no block info); clients that
+    # probe for a newer revision see that from the reply and fall back.
+    "client_protocol_version",
 }
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
@@ -126,6 +129,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         if self.server.verbose:
             super().log_message(fmt, *args)
+
+    def send_error(self, code, message=None, explain=None):
+        # http.server's own rejections (bad request line, bad headers) in ClickHouse's shape.
+        self._error(ChError(1, f"{message or 'Bad request'}: {explain or code}. (HTTP_{code})"), code)
 
     def do_GET(self):
         self._handle("GET")
@@ -409,13 +416,13 @@ class Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, e):
+    def _error(self, e, status=None):
         if getattr(self, "headers_sent", False):
             self.close_connection = True
             return
         self.close_connection = True  # the request body may be unread
         body = (e.text.rstrip() + f" (version {self.server.engine.version})\n").encode()
-        self.send_response(_STATUS.get(e.code, 500))
+        self.send_response(status or _STATUS.get(e.code, 500))
         self.send_header("X-ClickHouse-Exception-Code", str(e.code))
         self.send_header("Content-Type", "text/plain; charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))
