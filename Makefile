@@ -54,7 +54,7 @@ test: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m tests.demo $(DEMO_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python dev/demo.py $(DEMO_ARGS)
 
 bench: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/stream.py $(BENCH_ARGS)
