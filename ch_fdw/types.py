@@ -776,8 +776,8 @@ class ColumnFetch:
     """How one column is read.
 
     expression: ClickHouse expression; str.format() it with the quoted column
-    reference (`plan.expression.format(colref)`; it contains exactly one
-    `{}`).  convert: applied to each batch's list of values for the column
+    reference: `plan.expression.format(colref)` (it holds either one `{}` or
+    several `{0}`).  convert: applied to each batch's list of values for the column
     (None = identity); it keeps None as None and returns a list of the same
     length."""
     expression: str
@@ -890,8 +890,42 @@ def _to_str(values: list) -> list:
             for v in values]
 
 
-def _decimal_to_text(values: list) -> list:
-    return [None if v is None else str(v) for v in values]
+def _decimal_text(scale: int):
+    fmt = f".{scale}f"
+
+    def conv(values: list) -> list:
+        return [None if v is None else format(v, fmt) for v in values]
+    return conv
+
+
+_EPOCH_DATE = _dt.date(1970, 1, 1)
+
+
+def _days_to_text(values: list) -> list:
+    e, td = _EPOCH_DATE, _dt.timedelta
+    return [None if v is None else (e + td(days=v)).isoformat() for v in values]
+
+
+def _epoch_wall(tz: str | None) -> str:
+    if tz:
+        try:
+            from zoneinfo import ZoneInfo
+            return _dt.datetime.fromtimestamp(0, ZoneInfo(tz)).strftime(
+                "%Y-%m-%d %H:%M:%S")
+        except Exception:
+            pass
+    return "1970-01-01 00:00:00"
+
+
+def _zero_datetime_fix(tz: str | None):
+    """ClickHouse < 20 prints the epoch instant as 0000-00-00 00:00:00."""
+    wall = _epoch_wall(tz)
+
+    def conv(values: list) -> list:
+        if "0000-00-00 00:00:00" not in values:
+            return values
+        return [wall if v == "0000-00-00 00:00:00" else v for v in values]
+    return conv
 
 
 def _to_bool(values: list) -> list:
@@ -1018,8 +1052,9 @@ def _plan(t: ChType, cat: str, dims: int, f: _Features, driver: str):
         if cat == "timestamp":
             return "toInt64(toInt32({})) * 86400000000", None
         if cat == "timestamptz":
-            # midnight in the session time zone, as PostgreSQL's date cast
-            return "toString({})", None
+            # midnight in the session time zone, as PostgreSQL's date cast:
+            # date text through timestamptz's input function
+            return "toInt32({})", _days_to_text
         raise _Refuse("")
     if n in ("DateTime", "DateTime64"):
         return _plan_datetime(t, cat, f)
@@ -1061,7 +1096,10 @@ def _plan_datetime(t: ChType, cat: str, f: _Features):
     if cat == "timestamp":
         # the wall clock in the column's time zone, read as if it were UTC
         if not dt64:
-            return "toInt64(toUnixTimestamp(toString({}), 'UTC')) * 1000000", None
+            # wall-clock parts in the column's time zone; no string parsing
+            # (ClickHouse 18 prints the epoch as 0000-00-00 00:00:00)
+            return ("(toInt64(toInt32(toDate({0}))) * 86400 + toHour({0}) * 3600"
+                    " + toMinute({0}) * 60 + toSecond({0})) * 1000000"), None
         if not f.unix64:
             return "toString({})", None
         fn = "toUnixTimestamp64Micro" if p <= 6 else "toUnixTimestamp64Nano"
@@ -1101,7 +1139,11 @@ def _plan_text(t: ChType, f: _Features, driver: str):
              "Decimal256") or t.is_decimal:
         # PostgreSQL's numeric text keeps the scale ('1.50'); Python's
         # Decimal from the drivers does too, toString on new servers trims.
-        return "{}", _decimal_to_text
+        return "{}", _decimal_text(t.scale or 0)
+    if n in ("Date", "Date32"):
+        return "toInt32({})", _days_to_text
+    if n == "DateTime" and not f.valid_utf8:
+        return "toString({})", _zero_datetime_fix(t.timezone)
     if n == "Bool":
         return "{}", _bool_text
     if n == "Float64":
@@ -1244,16 +1286,18 @@ def _element_plan(e: ChType, cat: str, f: _Features):
         return "toString({})", _text_token
     if n in ("Date", "Date32"):
         if cat == "date" or cat == "timestamp" or cat == "timestamptz":
-            return "toString({})", _text_token
+            return "toString({})", _date_token
         raise _Refuse("")
     if n in ("DateTime", "DateTime64"):
         if cat == "timestamptz":
             return "toString({}, 'UTC')", _utc_ts_token
         if cat == "timestamp":
-            return "toString({})", _ts_token
+            wall = _epoch_wall(e.timezone)
+            return "toString({})", lambda v: _ts_token(
+                wall if v == "0000-00-00 00:00:00" else v)
         if cat == "date":
             return ("toString(toDate32({}))" if (n == "DateTime64" and f.date32)
-                    else "toString(toDate({}))"), _text_token
+                    else "toString(toDate({}))"), _date_token
         raise _Refuse("")
     if n in ("Time", "Time64") and cat in ("interval", "time"):
         return "toString({})", _text_token
@@ -1307,7 +1351,16 @@ def _trunc_frac(s: str) -> str:
 def _utc_ts_token(v) -> str:
     if v is None:
         return "NULL"
+    if v == "0000-00-00 00:00:00":
+        v = "1970-01-01 00:00:00"
     return '"' + _trunc_frac(str(v)) + '+00"'
+
+
+def _date_token(v) -> str:
+    if v is None:
+        return "NULL"
+    v = str(v)
+    return '"1970-01-01"' if v == "0000-00-00" else '"' + v + '"'
 
 
 def _ts_token(v) -> str:
