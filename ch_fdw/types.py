@@ -846,7 +846,7 @@ def fetch_plan(ch_type: str, pg_type: str, column_label: str,
         suggested, _ = pg_type_for(ch_type)
         reason = str(ex)
         raise errors.ChFdwError(
-            f"column {column_label!r}: ClickHouse type {ch_type} cannot be "
+            f"{column_label}: ClickHouse type {ch_type} cannot be "
             f"read as PostgreSQL type {pg_type}",
             errors.FDW_INVALID_DATA_TYPE,
             detail=reason or None,
