@@ -17,11 +17,17 @@ Contract with the bridge:
 
 from __future__ import annotations
 
+import logging
 import traceback
 
 from . import connection, errors, options
 from .errors import ChFdwError, Interrupted
 from .scan import begin_scan, build_scan, can_sort, explain_scan, plan_scan
+
+# The drivers log tracebacks for errors we already report as PostgreSQL
+# errors; keep them out of the server log.
+for _name in ("clickhouse_driver", "clickhouse_connect"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 __all__ = ["validate_options", "plan_scan", "can_sort", "build_scan", "begin_scan",
            "explain_scan", "import_schema", "describe_error", "shutdown"]

@@ -102,7 +102,11 @@ class NativeConnection(Connection):
         kwargs = dict(host=config.host, port=config.port, database=config.dbname,
                       user=config.user, password=config.password,
                       connect_timeout=config.connect_timeout,
-                      send_receive_timeout=300, sync_request_timeout=5,
+                      # also bounds the wait for the server's hello, so a
+                      # silent server fails within connect_timeout; query
+                      # results are awaited with select() (no limit).
+                      send_receive_timeout=config.connect_timeout,
+                      sync_request_timeout=min(5, config.connect_timeout),
                       secure=config.secure, verify=config.verify,
                       client_name="ch_fdw", settings={"strings_encoding": "utf-8"})
         if config.ca_cert:
@@ -137,7 +141,9 @@ class NativeConnection(Connection):
             msg = f"could not connect to ClickHouse server at {where} (native protocol)" \
                 if context == "could not connect to ClickHouse" else \
                 f"lost connection to ClickHouse server at {where}"
-            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            text = getattr(exc, "message", None) or str(exc) or ""
+            if isinstance(exc, (cherr.SocketTimeoutError, socket.timeout)):
+                text = f"timed out after {self.config.connect_timeout:g} s {text}".strip()
             return ChFdwError(msg, errors.UNABLE_TO_CONNECT if "connect" in msg else errors.CONNECTION_FAILURE,
                               detail=errors.scrub(text, self.config.password),
                               hint="Check the server's host, port and protocol options and that ClickHouse is running.")
@@ -243,7 +249,9 @@ class HttpConnection(Connection):
         kwargs = dict(host=config.host, port=config.port, username=config.user,
                       password=config.password, database=config.dbname,
                       secure=config.secure, verify=config.verify,
-                      connect_timeout=config.connect_timeout, send_receive_timeout=300,
+                      connect_timeout=config.connect_timeout,
+                      # the connect-time probe must fail within connect_timeout
+                      send_receive_timeout=config.connect_timeout,
                       compress=False, query_limit=0, client_name="ch_fdw",
                       autogenerate_session_id=False)
         if config.ca_cert:
@@ -259,6 +267,13 @@ class HttpConnection(Connection):
         except Exception as e:
             raise self._error(e, "could not connect to ClickHouse") from None
         self.server_version = tuple(int(p) for p in re.findall(r"\d+", self.client.server_version or "0")[:3])
+        # Queries may legitimately take long before the first byte; PostgreSQL's
+        # statement_timeout and cancel (see stream) bound them instead.
+        try:
+            from urllib3 import Timeout
+            self.client._backend.timeout = Timeout(connect=config.connect_timeout, read=None)
+        except Exception:
+            pass
 
     def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
         if isinstance(exc, ChFdwError):
