@@ -82,6 +82,32 @@ extern void chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typm
 extern Datum chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull);
 extern PyObject *chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid);
 
+/* rows.c: streaming a Python scan object's batches into slots */
+typedef struct ChFdwRowStream
+{
+	int			ncols;
+	AttrNumber *attnums;		/* slot attribute (1-based) of each column */
+	ChFdwColumnConv *convs;
+	PyObject   *scan;			/* Python scan object, or NULL */
+	PyObject   *batch;			/* current batch (n, [columns]) */
+	PyObject  **columns;		/* borrowed column sequences of batch */
+	Py_ssize_t	nrows;
+	Py_ssize_t	pos;
+	bool		done;
+	int			cur_col;		/* for the error context */
+	MemoryContext row_cxt;
+	MemoryContextCallback cleanup;
+} ChFdwRowStream;
+
+struct TupleTableSlot;
+struct ExprContext;
+extern void chfdw_rows_init(ChFdwRowStream *rs, MemoryContext query_cxt, int ncols);
+extern bool chfdw_rows_next(ChFdwRowStream *rs, struct TupleTableSlot *slot);
+extern void chfdw_rows_restart(ChFdwRowStream *rs);
+extern void chfdw_rows_release(ChFdwRowStream *rs);
+extern PyObject *chfdw_eval_params(List *param_ids, List *param_states, List *param_types,
+								   struct ExprContext *econtext);
+
 /* scan.c: the per-table ForeignScan */
 struct FdwRoutine;
 extern void chfdw_scan_routine(struct FdwRoutine *routine);

@@ -61,25 +61,13 @@ typedef struct ChFdwScanState
 	Relation	rel;
 	Oid			userid;
 	char	   *plan_json;
-	int			nretrieved;
-	AttrNumber *attnums;		/* tuple attribute of each fetched column */
-	ChFdwColumnConv *convs;
 	List	   *param_ids;
 	List	   *param_states;	/* ExprStates for the Params, same order */
 	List	   *param_types;
 	ExprState  *limit_count;
 	ExprState  *limit_offset;
 	bool		has_limit;
-
-	PyObject   *scan;			/* ch_fdw scan object, or NULL */
-	PyObject   *batch;			/* current batch (n, [columns]) */
-	PyObject  **columns;		/* borrowed column sequences of batch */
-	Py_ssize_t	nrows;
-	Py_ssize_t	pos;
-	bool		done;
-	int			cur_col;		/* for the error context */
-	MemoryContext row_cxt;
-	MemoryContextCallback cleanup;
+	ChFdwRowStream rows;
 } ChFdwScanState;
 
 /* ---------- deciding what may be sent to Python at all ---------- */
@@ -555,27 +543,6 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 /* ---------- execution ---------- */
 
 static void
-release_python_scan(ChFdwScanState *st)
-{
-	st->nrows = st->pos = 0;
-	Py_CLEAR(st->batch);
-	if (st->scan != NULL)
-	{
-		PyObject   *r = PyObject_CallMethod(st->scan, "close", NULL);
-
-		Py_XDECREF(r);
-		PyErr_Clear();
-		Py_CLEAR(st->scan);
-	}
-}
-
-static void
-cleanup_callback(void *arg)
-{
-	release_python_scan((ChFdwScanState *) arg);
-}
-
-static void
 chBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
@@ -593,23 +560,20 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 	st->plan_json = strVal(linitial(fsplan->fdw_private));
 	st->param_ids = lthird(fsplan->fdw_private);
 	st->has_limit = intVal(lfourth(fsplan->fdw_private));
-	st->cur_col = -1;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
 	chfdw_python_init();
-	st->nretrieved = list_length(retrieved);
-	st->attnums = palloc(sizeof(AttrNumber) * Max(st->nretrieved, 1));
-	st->convs = palloc(sizeof(ChFdwColumnConv) * Max(st->nretrieved, 1));
+	chfdw_rows_init(&st->rows, estate->es_query_cxt, list_length(retrieved));
 	i = 0;
 	foreach(lc, retrieved)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(st->rel), attnum - 1);
 
-		st->attnums[i] = attnum;
-		chfdw_column_conv_init(&st->convs[i], att->atttypid, att->atttypmod,
+		st->rows.attnums[i] = attnum;
+		chfdw_column_conv_init(&st->rows.convs[i], att->atttypid, att->atttypmod,
 							   pstrdup(NameStr(att->attname)),
 							   RelationGetRelationName(st->rel));
 		i++;
@@ -633,13 +597,6 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 			st->limit_offset = es;
 		i++;
 	}
-
-	st->columns = palloc0(sizeof(PyObject *) * Max(st->nretrieved, 1));
-	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "ch_fdw row",
-										ALLOCSET_SMALL_SIZES);
-	st->cleanup.func = cleanup_callback;
-	st->cleanup.arg = st;
-	MemoryContextRegisterResetCallback(estate->es_query_cxt, &st->cleanup);
 }
 
 static int64
@@ -654,28 +611,11 @@ static void
 start_python_scan(ForeignScanState *node, ChFdwScanState *st)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	PyObject   *params = PyDict_New();
+	PyObject   *params;
 	PyObject   *limit = Py_None;
 	PyObject   *ctx;
-	ListCell   *lp,
-			   *ls,
-			   *lt;
-	int			nestlevel;
 
-	nestlevel = chfdw_set_transmission_modes();
-	forthree(lp, st->param_ids, ls, st->param_states, lt, st->param_types)
-	{
-		bool		isnull;
-		Datum		d = ExecEvalExpr((ExprState *) lfirst(ls), econtext, &isnull);
-		PyObject   *k = PyLong_FromLong(lfirst_int(lp));
-		PyObject   *v = chfdw_datum_to_py_text(d, isnull, lfirst_oid(lt));
-
-		PyDict_SetItem(params, k, v);
-		Py_DECREF(k);
-		Py_DECREF(v);
-	}
-	chfdw_reset_transmission_modes(nestlevel);
-
+	params = chfdw_eval_params(st->param_ids, st->param_states, st->param_types, econtext);
 	if (st->has_limit)
 	{
 		bool		null_count,
@@ -691,53 +631,7 @@ start_python_scan(ForeignScanState *node, ChFdwScanState *st)
 		Py_INCREF(limit);
 
 	ctx = chfdw_table_context(st->rel, st->userid);
-	st->scan = chfdw_call("begin_scan", Py_BuildValue("(NsNN)", ctx, st->plan_json, params, limit));
-}
-
-static void
-conversion_error_callback(void *arg)
-{
-	ChFdwScanState *st = (ChFdwScanState *) arg;
-
-	if (st->cur_col >= 0 && st->cur_col < st->nretrieved)
-		errcontext("column \"%s\" of foreign table \"%s\"",
-				   st->convs[st->cur_col].attname, st->convs[st->cur_col].relname);
-}
-
-/* Take the next batch from Python; false at end of data. */
-static bool
-next_batch(ChFdwScanState *st)
-{
-	PyObject   *b;
-	PyObject   *cols;
-	int			j;
-
-	Py_CLEAR(st->batch);
-	b = PyObject_CallMethod(st->scan, "fetch", NULL);
-	if (b == NULL)
-		chfdw_raise_python_error(NULL);
-	if (b == Py_None)
-	{
-		Py_DECREF(b);
-		return false;
-	}
-	st->batch = b;
-	if (!PyTuple_Check(b) || PyTuple_GET_SIZE(b) != 2 ||
-		!PyLong_Check(PyTuple_GET_ITEM(b, 0)) || !PyList_Check(PyTuple_GET_ITEM(b, 1)) ||
-		PyList_GET_SIZE(PyTuple_GET_ITEM(b, 1)) != st->nretrieved)
-		elog(ERROR, "ch_fdw: scan returned a malformed batch");
-	st->nrows = PyLong_AsSsize_t(PyTuple_GET_ITEM(b, 0));
-	st->pos = 0;
-	cols = PyTuple_GET_ITEM(b, 1);
-	for (j = 0; j < st->nretrieved; j++)
-	{
-		PyObject   *c = PyList_GET_ITEM(cols, j);
-
-		if (!(PyList_Check(c) || PyTuple_Check(c)) || PySequence_Fast_GET_SIZE(c) < st->nrows)
-			elog(ERROR, "ch_fdw: scan returned a malformed column");
-		st->columns[j] = c;
-	}
-	return true;
+	st->rows.scan = chfdw_call("begin_scan", Py_BuildValue("(NsNN)", ctx, st->plan_json, params, limit));
 }
 
 static TupleTableSlot *
@@ -745,48 +639,11 @@ chIterateForeignScan(ForeignScanState *node)
 {
 	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
-	ErrorContextCallback errcb;
-	MemoryContext old;
-	int			j;
 
-	ExecClearTuple(slot);
-	if (st->done)
-		return slot;
-	if (st->scan == NULL)
+	if (st->rows.scan == NULL && !st->rows.done)
 		start_python_scan(node, st);
-
-	while (st->pos >= st->nrows)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (!next_batch(st))
-		{
-			st->done = true;
-			release_python_scan(st);
-			return slot;
-		}
-	}
-
-	MemoryContextReset(st->row_cxt);
-	old = MemoryContextSwitchTo(st->row_cxt);
-	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
-	errcb.callback = conversion_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	for (j = 0; j < st->nretrieved; j++)
-	{
-		int			att = st->attnums[j] - 1;
-		PyObject   *v = PySequence_Fast_ITEMS(st->columns[j])[st->pos];
-
-		st->cur_col = j;
-		slot->tts_values[att] = chfdw_py_to_datum(v, &st->convs[j], &slot->tts_isnull[att]);
-	}
-	st->cur_col = -1;
-	error_context_stack = errcb.previous;
-	MemoryContextSwitchTo(old);
-	st->pos++;
-	return ExecStoreVirtualTuple(slot);
+	chfdw_rows_next(&st->rows, slot);
+	return slot;
 }
 
 static void
@@ -794,8 +651,7 @@ chReScanForeignScan(ForeignScanState *node)
 {
 	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
 
-	release_python_scan(st);
-	st->done = false;
+	chfdw_rows_restart(&st->rows);
 }
 
 static void
@@ -804,7 +660,7 @@ chEndForeignScan(ForeignScanState *node)
 	ChFdwScanState *st = (ChFdwScanState *) node->fdw_state;
 
 	if (st != NULL)
-		release_python_scan(st);
+		chfdw_rows_release(&st->rows);
 }
 
 static void
