@@ -22,6 +22,7 @@ import traceback
 
 from . import connection, errors, options
 from .errors import ChFdwError, Interrupted
+from .query import begin_query, explain_query, plan_query
 from .scan import begin_scan, build_scan, can_sort, explain_scan, plan_scan
 
 # The drivers log tracebacks for errors we already report as PostgreSQL
@@ -30,7 +31,8 @@ for _name in ("clickhouse_driver", "clickhouse_connect"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 __all__ = ["validate_options", "plan_scan", "can_sort", "build_scan", "begin_scan",
-           "explain_scan", "import_schema", "describe_error", "shutdown"]
+           "explain_scan", "plan_query", "begin_query", "explain_query", "import_schema",
+           "describe_error", "shutdown"]
 
 
 def validate_options(catalog: str, opts: dict) -> None:

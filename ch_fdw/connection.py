@@ -79,6 +79,11 @@ class Connection:
             self._describe_cache[key] = [(r[0], r[1]) for r in rows]
         return self._describe_cache[key]
 
+    def result_types(self, sql: str) -> list[tuple[str, str]]:
+        """(name, ClickHouse type) of a SELECT's result columns, without
+        fetching rows."""
+        raise NotImplementedError
+
     def forget(self, db: str, table: str) -> None:
         self._describe_cache.pop((db, table), None)
 
@@ -95,6 +100,7 @@ def _settings_dict(config: ServerConfig, extra: dict | None) -> dict:
 
 class NativeConnection(Connection):
     protocol = "native"
+    stream_header: list | None = None
 
     def __init__(self, config: ServerConfig):
         super().__init__(config)
@@ -217,6 +223,8 @@ class NativeConnection(Connection):
                 ptype = packet.type
                 if ptype == ServerPacketTypes.DATA:
                     block = packet.block
+                    if self.stream_header is None and block.columns_with_types:
+                        self.stream_header = list(block.columns_with_types)
                     if block.num_rows:
                         yield Block(block.num_rows, block.get_columns(),
                                     [t for _, t in block.columns_with_types])
@@ -232,6 +240,12 @@ class NativeConnection(Connection):
             if not finished:
                 # Abandoned mid-stream (LIMIT satisfied, error, cancel).
                 self._cancel(conn)
+
+    def result_types(self, sql: str) -> list[tuple[str, str]]:
+        self.stream_header = None
+        for _ in self.stream(f"SELECT * FROM ({sql}) LIMIT 0"):
+            pass
+        return self.stream_header or []
 
     def close(self) -> None:
         try:
@@ -349,6 +363,13 @@ class HttpConnection(Connection):
                 if interrupted or interrupt_pending():
                     raise Interrupted() from None
                 raise self._error(e) from None
+
+    def result_types(self, sql: str) -> list[tuple[str, str]]:
+        try:
+            r = self.client.query(f"SELECT * FROM ({sql}) LIMIT 0")
+        except Exception as e:
+            raise self._error(e) from None
+        return [(n, t.name) for n, t in zip(r.column_names, r.column_types)]
 
     def close(self) -> None:
         try:

@@ -215,6 +215,7 @@ class Scan:
         plan_fetch = ctx["table"].get("fetch_size") or ctx["server"].get("fetch_size")
         self.settings = {"max_block_size": int(plan_fetch)} if plan_fetch else {}
         self.sql = remote_sql(self.compiled, {int(k): v for k, v in params.items()}, limit)
+        self.converters = self.compiled.converters   # [] when no column is fetched
         self._blocks: Iterator[Block] | None = None
         if limit == 0:
             self._blocks = iter(())
@@ -226,10 +227,10 @@ class Scan:
         if block is None:
             return None
         cols = block.columns
-        if not self.compiled.converters:
+        if not self.converters:
             return (block.nrows, [])
         out = []
-        for conv, col in zip(self.compiled.converters, cols):
+        for conv, col in zip(self.converters, cols):
             if conv is not None:
                 col = conv(col)
             if not isinstance(col, (list, tuple)):

@@ -30,6 +30,7 @@ _PG_init(void)
 							   "Directory holding the ch_fdw Python package and its dependencies.",
 							   "Empty means the directory chosen at build time.",
 							   &chfdw_python_path, "", PGC_SUSET, 0, NULL, NULL, NULL);
+	chfdw_query_init();
 	MarkGUCPrefixReserved("ch_fdw");
 }
 

@@ -108,6 +108,11 @@ extern void chfdw_rows_release(ChFdwRowStream *rs);
 extern PyObject *chfdw_eval_params(List *param_ids, List *param_states, List *param_types,
 								   struct ExprContext *econtext);
 
+/* query.c: whole-query pushdown (planner hook + CustomScan) */
+extern void chfdw_query_init(void);
+extern bool chfdw_query_hook_active;
+extern const char *chfdw_fallback_reason;
+
 /* scan.c: the per-table ForeignScan */
 struct FdwRoutine;
 extern void chfdw_scan_routine(struct FdwRoutine *routine);

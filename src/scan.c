@@ -456,6 +456,17 @@ chGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 }
 
+/* Why this query is planned per table (shown by EXPLAIN VERBOSE). */
+static const char *
+fallback_reason(void)
+{
+	if (!chfdw_query_hook_active)
+		return "whole-query pushdown needs shared_preload_libraries = 'ch_fdw'";
+	if (chfdw_fallback_reason)
+		return chfdw_fallback_reason;
+	return "";
+}
+
 static ForeignScan *
 chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
@@ -535,8 +546,9 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	}
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
-							list_make4(makeString(chfdw_py_str(res)), retrieved, param_ids,
-									   makeInteger(has_limit)),
+							list_make5(makeString(chfdw_py_str(res)), retrieved, param_ids,
+									   makeInteger(has_limit),
+									   makeString(pstrdup(fallback_reason()))),
 							NIL, NIL, outer_plan);
 }
 
@@ -691,6 +703,9 @@ chExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	sql = chfdw_py_str(res);
 	Py_DECREF(res);
 	ExplainPropertyText("Remote SQL", sql, es);
+	if (es->verbose && list_length(fsplan->fdw_private) >= 5 &&
+		strVal(list_nth(fsplan->fdw_private, 4))[0] != '\0')
+		ExplainPropertyText("Not pushed down whole because", strVal(list_nth(fsplan->fdw_private, 4)), es);
 }
 
 void

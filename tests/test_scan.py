@@ -36,3 +36,9 @@ def test_count_star_fetches_no_column(pg, events):
     assert pg.execute(f"SELECT count(*) FROM {events}").fetchone()[0] == 20
     [sql] = remote_sql(pg, f"SELECT count(*) FROM {events}")
     assert sql.startswith("SELECT 1 FROM")
+
+
+@pytest.fixture(autouse=True)
+def per_table_path(pg):
+    """These tests are about the per-table scan path."""
+    pg.execute("SET ch_fdw.query_pushdown = off")

@@ -1,0 +1,169 @@
+"""Whole-query pushdown: translate a deparsed SELECT, run it, stream rows.
+
+plan_query() is called by the planner hook with the query as PostgreSQL
+deparses it; the translation (sqlglot) is cached by query text and
+parameter types, so a repeated query does not pay for it again.  The plan
+kept by PostgreSQL is a small JSON document (no password, no live objects);
+begin_query() finds the cached translation or rebuilds it from that plan.
+
+The result's ClickHouse types are learned once per plan with a LIMIT 0
+probe; columns whose values need a server-side conversion for PostgreSQL
+(see ch_fdw.types.fetch_plan) get it in an outer SELECT.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .connection import get_connection
+from .errors import ChFdwError
+from .scan import Scan, dialect_for, remote_columns, table_ref
+from .translate.quoting import quote_identifier
+from .types import fetch_plan
+
+_CACHE_MAX = 512
+
+
+class _LRU(OrderedDict):
+    def get_fresh(self, key):
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key, value):
+        self[key] = value
+        if len(self) > _CACHE_MAX:
+            self.popitem(last=False)
+
+
+_plans: _LRU = _LRU()          # plan key -> plan_query() result
+_compiled: _LRU = _LRU()       # plan_json -> CompiledQuery
+
+
+@dataclass
+class CompiledQuery:
+    translation: object                       # translate.query.QueryTranslation
+    output_types: list[str]
+    version: tuple
+    protocol: str
+    # learned from the first execution's probe:
+    wrap: list[str] | None = None             # outer SELECT expressions, or None (no wrapping)
+    converters: list[Callable | None] = field(default_factory=list)
+
+
+def _table_infos(server_ctx: dict, tables: list[dict], conn):
+    from .translate.query import TableInfo
+    infos = {}
+    for t in tables:
+        ctx = dict(server_ctx, **t)
+        ref = table_ref(ctx)
+        infos[t["pg_name"]] = TableInfo(t["pg_name"], ref.db, ref.table, remote_columns(ctx, conn, ref))
+    return infos
+
+
+def _translate(pg_sql: str, infos: dict, param_types: dict, output_types: list, dialect):
+    from .translate.query import translate_query
+    return translate_query(pg_sql, infos, {int(k): v for k, v in param_types.items()},
+                           list(output_types), dialect)
+
+
+def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: dict,
+               output_types: list[str]) -> dict:
+    """{"plan": json} when ClickHouse can answer the query exactly,
+    else {"plan": None, "reason": "..."}."""
+    try:
+        from .translate.query import NotPushable
+    except ImportError as e:  # pragma: no cover - broken installation
+        return {"plan": None, "reason": f"the query translator is not available ({e})"}
+    conn = get_connection(server_ctx)
+    dialect = dialect_for(server_ctx, conn)
+    key = json.dumps([server_ctx["server_id"], pg_sql, sorted((int(k), v) for k, v in param_types.items()),
+                      output_types, list(conn.server_version), dialect.text_collation_c,
+                      [[t["relid"], t["table"], [[c["name"], c["type"], c["options"]] for c in t["columns"]]]
+                       for t in tables]], sort_keys=True, default=str)
+    hit = _plans.get_fresh(key)
+    if hit is not None:
+        return hit
+    infos = _table_infos(server_ctx, tables, conn)
+    try:
+        translation = _translate(pg_sql, infos, param_types, output_types, dialect)
+    except NotPushable as e:
+        result = {"plan": None, "reason": getattr(e, "reason", None) or str(e)}
+    except ChFdwError:
+        raise
+    except Exception as e:  # a translator bug must not break a query PostgreSQL can run
+        result = {"plan": None, "reason": f"the translator failed ({type(e).__name__}: {e})"}
+    else:
+        plan_json = json.dumps({"pg_sql": pg_sql, "tables": tables, "param_types": param_types,
+                                "output_types": output_types, "server_id": server_ctx["server_id"]},
+                               separators=(",", ":"), default=str)
+        _compiled.put(plan_json, CompiledQuery(translation, list(output_types),
+                                               tuple(conn.server_version), conn.protocol))
+        result = {"plan": plan_json}
+    _plans.put(key, result)
+    return result
+
+
+def _compiled_for(server_ctx: dict, plan_json: str, conn) -> CompiledQuery:
+    hit = _compiled.get_fresh(plan_json)
+    if hit is not None:
+        return hit
+    p = json.loads(plan_json)
+    infos = _table_infos(server_ctx, p["tables"], conn)
+    translation = _translate(p["pg_sql"], infos, p["param_types"], p["output_types"],
+                             dialect_for(server_ctx, conn))
+    compiled = CompiledQuery(translation, p["output_types"], tuple(conn.server_version), conn.protocol)
+    _compiled.put(plan_json, compiled)
+    return compiled
+
+
+def _learn_result(compiled: CompiledQuery, conn, sql: str) -> None:
+    """Probe the result's ClickHouse types once and plan each column's fetch."""
+    header = conn.result_types(sql)
+    if len(header) != len(compiled.output_types):
+        raise ChFdwError("internal error: the ClickHouse query returns "
+                         f"{len(header)} columns, PostgreSQL expects {len(compiled.output_types)}",
+                         detail=sql)
+    exprs, converters = [], []
+    for i, ((name, ch_type), pg_type) in enumerate(zip(header, compiled.output_types)):
+        fp = fetch_plan(ch_type, pg_type, f"column {i + 1} of the ClickHouse query result",
+                        compiled.version, driver=compiled.protocol)
+        exprs.append(fp.expression.format(quote_identifier(name)) + f" AS {quote_identifier(name)}")
+        converters.append(fp.convert)
+    names = [n for n, _ in header]
+    needs_wrap = any(not e.startswith(quote_identifier(n) + " AS") for e, n in zip(exprs, names))
+    compiled.wrap = exprs if needs_wrap and len(set(names)) == len(names) else []
+    compiled.converters = converters
+
+
+class QueryScan(Scan):
+    """Streams the result of one execution of a pushed-down query."""
+
+    def __init__(self, server_ctx: dict, plan_json: str, params: dict):
+        self.conn = get_connection(server_ctx)
+        compiled = _compiled_for(server_ctx, plan_json, self.conn)
+        sql = compiled.translation.render({int(k): v for k, v in params.items()})
+        if compiled.wrap is None:
+            _learn_result(compiled, self.conn, sql)
+        if compiled.wrap:
+            sql = f"SELECT {', '.join(compiled.wrap)} FROM ({sql})"
+        self.sql = sql
+        self.converters = compiled.converters
+        fetch = server_ctx["server"].get("fetch_size")
+        self.settings = {"max_block_size": int(fetch)} if fetch else {}
+        self._blocks = None
+
+
+def begin_query(server_ctx: dict, plan_json: str, params: dict) -> QueryScan:
+    return QueryScan(server_ctx, plan_json, params)
+
+
+def explain_query(plan_json: str) -> str:
+    hit = _compiled.get_fresh(plan_json)
+    if hit is None:
+        return "(translation not cached in this backend; run the query to see it)"
+    return hit.translation.sql_template

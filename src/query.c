@@ -1,0 +1,536 @@
+/*
+ * query.c — whole-query pushdown: a planner hook and a CustomScan.
+ *
+ * For a plain SELECT whose every relation (subqueries, CTEs and sublinks
+ * included) is a ch_fdw foreign table of one server, the hook deparses the
+ * analysed Query with pg_get_querydef() and asks Python to translate it.
+ * If Python can, the plan is one CustomScan that streams the final rows;
+ * otherwise PostgreSQL plans the query normally (per-table scans) and the
+ * reason is shown by EXPLAIN VERBOSE.
+ *
+ * Active only when ch_fdw is in shared_preload_libraries, so behaviour does
+ * not change in the middle of a session.
+ */
+#include "ch_fdw.h"
+
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planner.h"
+#include "access/transam.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+extern Datum ch_fdw_handler(PG_FUNCTION_ARGS);
+
+bool		chfdw_query_pushdown = true;	/* GUC ch_fdw.query_pushdown */
+bool		chfdw_query_hook_active = false;
+const char *chfdw_fallback_reason = NULL;	/* why the planning query was not pushed */
+
+static planner_hook_type prev_planner_hook = NULL;
+
+/* ---------- which queries qualify ---------- */
+
+typedef struct CollectContext
+{
+	Oid			serverid;
+	Oid			userid;
+	List	   *relids;			/* distinct foreign tables */
+	List	   *params;			/* distinct external Params */
+	const char *reason;			/* set when the query does not qualify */
+} CollectContext;
+
+static bool
+is_builtin(Oid oid)
+{
+	return oid < FirstGenbkiObjectId;
+}
+
+static bool
+is_ch_fdw_server(Oid serverid)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	FmgrInfo	finfo;
+
+	if (!OidIsValid(fdw->fdwhandler))
+		return false;
+	fmgr_info(fdw->fdwhandler, &finfo);
+	return finfo.fn_addr == ch_fdw_handler;
+}
+
+static bool
+fail(CollectContext *cx, const char *reason)
+{
+	if (cx->reason == NULL)
+		cx->reason = reason;
+	return true;
+}
+
+static bool
+check_rte(RangeTblEntry *rte, CollectContext *cx)
+{
+	Oid			serverid;
+	Oid			userid;
+
+	switch (rte->rtekind)
+	{
+		case RTE_RELATION:
+			if (rte->relkind != RELKIND_FOREIGN_TABLE)
+				return fail(cx, psprintf("it reads %s \"%s\", which is not a ClickHouse foreign table",
+										 rte->relkind == RELKIND_VIEW ? "view" : "table",
+										 get_rel_name(rte->relid)));
+			serverid = GetForeignServerIdByRelId(rte->relid);
+			if (!is_ch_fdw_server(serverid))
+				return fail(cx, psprintf("foreign table \"%s\" does not belong to ch_fdw",
+										 get_rel_name(rte->relid)));
+			if (OidIsValid(cx->serverid) && cx->serverid != serverid)
+				return fail(cx, "it reads foreign tables of more than one ch_fdw server");
+			cx->serverid = serverid;
+			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+			if (OidIsValid(cx->userid) && cx->userid != userid)
+				return fail(cx, "its tables are accessed as different users (through a view)");
+			cx->userid = userid;
+			cx->relids = list_append_unique_oid(cx->relids, rte->relid);
+			return false;
+		case RTE_SUBQUERY:
+		case RTE_JOIN:
+		case RTE_CTE:
+		case RTE_RESULT:
+			return false;
+		case RTE_FUNCTION:
+			return fail(cx, "it calls a set-returning function in FROM");
+		case RTE_VALUES:
+			return fail(cx, "it reads a VALUES list");
+		default:
+			return fail(cx, "it reads a kind of relation ClickHouse cannot see");
+	}
+}
+
+static bool
+collect_walker(Node *node, CollectContext *cx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		if (q->commandType != CMD_SELECT || q->utilityStmt != NULL)
+			return fail(cx, "it is not a plain SELECT");
+		if (q->rowMarks != NIL)
+			return fail(cx, "it uses FOR UPDATE/SHARE");
+		if (q->hasModifyingCTE)
+			return fail(cx, "it has a data-modifying WITH clause");
+		foreach(lc, q->rtable)
+		{
+			if (check_rte((RangeTblEntry *) lfirst(lc), cx))
+				return true;
+		}
+		return query_tree_walker(q, collect_walker, (void *) cx, 0);
+	}
+	switch (nodeTag(node))
+	{
+		case T_FuncExpr:
+			if (!is_builtin(((FuncExpr *) node)->funcid))
+				return fail(cx, psprintf("it calls the user-defined function %s()",
+										 get_func_name(((FuncExpr *) node)->funcid)));
+			break;
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			if (!is_builtin(((OpExpr *) node)->opno))
+				return fail(cx, "it uses a user-defined operator");
+			break;
+		case T_ScalarArrayOpExpr:
+			if (!is_builtin(((ScalarArrayOpExpr *) node)->opno))
+				return fail(cx, "it uses a user-defined operator");
+			break;
+		case T_Aggref:
+			if (!is_builtin(((Aggref *) node)->aggfnoid))
+				return fail(cx, psprintf("it uses the user-defined aggregate %s()",
+										 get_func_name(((Aggref *) node)->aggfnoid)));
+			break;
+		case T_WindowFunc:
+			if (!is_builtin(((WindowFunc *) node)->winfnoid))
+				return fail(cx, "it uses a user-defined window function");
+			break;
+		case T_Param:
+			{
+				Param	   *p = (Param *) node;
+
+				if (p->paramkind != PARAM_EXTERN)
+					return fail(cx, "it uses an internal parameter");
+				cx->params = list_append_unique(cx->params, p);
+				break;
+			}
+		default:
+			break;
+	}
+	/* Values of user-defined types (enums, domains, ...) have no ClickHouse meaning. */
+	switch (nodeTag(node))
+	{
+		case T_Var:
+		case T_Const:
+		case T_Param:
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_Aggref:
+		case T_WindowFunc:
+		case T_RelabelType:
+		case T_CoerceViaIO:
+		case T_ArrayCoerceExpr:
+		case T_CoerceToDomain:
+			if (!is_builtin(exprType(node)))
+				return fail(cx, psprintf("it uses the user-defined type %s",
+										 format_type_be(exprType(node))));
+			break;
+		default:
+			break;
+	}
+	return expression_tree_walker(node, collect_walker, (void *) cx);
+}
+
+/* ---------- translation ---------- */
+
+typedef struct QueryPlanData
+{
+	char	   *plan_json;
+	List	   *params;			/* copies of the Params, taken before planning */
+	List	   *target_list;	/* copy of the query's targetList, ditto */
+} QueryPlanData;
+
+static PyObject *
+param_types_dict(List *params)
+{
+	PyObject   *d = PyDict_New();
+	ListCell   *lc;
+
+	foreach(lc, params)
+	{
+		Param	   *p = (Param *) lfirst(lc);
+		PyObject   *k = PyLong_FromLong(p->paramid);
+		PyObject   *v = chfdw_py_text(format_type_be(p->paramtype));
+
+		PyDict_SetItem(d, k, v);
+		Py_DECREF(k);
+		Py_DECREF(v);
+	}
+	return d;
+}
+
+/*
+ * Ask Python to translate the query.  Returns the plan, or NULL with
+ * *reason set.
+ */
+static QueryPlanData *
+translate_query(Query *parse, CollectContext *cx, const char **reason)
+{
+	PyObject   *server_ctx;
+	PyObject   *tables;
+	PyObject   *outputs;
+	PyObject   *res;
+	PyObject   *item;
+	ListCell   *lc;
+	char	   *sql;
+	int			nestlevel;
+	QueryPlanData *pd;
+
+	nestlevel = chfdw_set_transmission_modes();
+	sql = pg_get_querydef(copyObject(parse), false);
+	chfdw_reset_transmission_modes(nestlevel);
+
+	chfdw_python_init();
+	server_ctx = chfdw_server_context(cx->serverid, cx->userid);
+	tables = PyList_New(0);
+	foreach(lc, cx->relids)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), NoLock);
+		PyObject   *t = chfdw_table_context(rel, cx->userid);
+
+		chfdw_dict_set_text(t, "pg_name",
+							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													   RelationGetRelationName(rel)));
+		table_close(rel, NoLock);
+		PyList_Append(tables, t);
+		Py_DECREF(t);
+	}
+	outputs = PyList_New(0);
+	foreach(lc, parse->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		PyObject   *o;
+
+		if (tle->resjunk)
+			continue;
+		o = chfdw_py_text(format_type_with_typemod(exprType((Node *) tle->expr),
+												   exprTypmod((Node *) tle->expr)));
+		PyList_Append(outputs, o);
+		Py_DECREF(o);
+	}
+
+	res = chfdw_call("plan_query", Py_BuildValue("(NsNNN)", server_ctx, sql, tables,
+												 param_types_dict(cx->params), outputs));
+	item = PyDict_GetItemString(res, "plan");
+	if (item == NULL || item == Py_None)
+	{
+		PyObject   *r = PyDict_GetItemString(res, "reason");
+
+		*reason = r ? chfdw_py_str(r) : "the ClickHouse translator declined it";
+		Py_DECREF(res);
+		return NULL;
+	}
+	pd = palloc0(sizeof(QueryPlanData));
+	pd->plan_json = chfdw_py_str(item);
+	/* standard_planner() rewrites the Query in place: keep what we need. */
+	pd->params = (List *) copyObject(cx->params);
+	pd->target_list = (List *) copyObject(parse->targetList);
+	Py_DECREF(res);
+	return pd;
+}
+
+/* ---------- the CustomScan ---------- */
+
+typedef struct ChFdwQueryState
+{
+	CustomScanState css;
+	char	   *plan_json;
+	Oid			serverid;
+	Oid			userid;
+	List	   *param_ids;
+	List	   *param_states;
+	List	   *param_types;
+	ChFdwRowStream rows;
+} ChFdwQueryState;
+
+static Node *create_query_state(CustomScan *cscan);
+
+static CustomScanMethods query_scan_methods = {
+	"ClickHouseQuery",
+	create_query_state
+};
+
+static CustomScan *
+make_query_scan(QueryPlanData *pd, PlannedStmt *stmt, CollectContext *cx)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	List	   *tlist = NIL;
+	List	   *scan_tlist = NIL;
+	List	   *param_ids = NIL;
+	ListCell   *lc;
+	AttrNumber	resno = 0;
+
+	foreach(lc, pd->target_list)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *expr = (Node *) tle->expr;
+
+		if (tle->resjunk)
+			continue;
+		resno++;
+		/* The scan tuple is the query's result; EXPLAIN shows the original expressions. */
+		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) copyObject(expr), resno,
+														 tle->resname, false));
+		tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(INDEX_VAR, resno, exprType(expr),
+																exprTypmod(expr), exprCollation(expr), 0),
+											   resno, tle->resname, false));
+	}
+	foreach(lc, pd->params)
+		param_ids = lappend_int(param_ids, ((Param *) lfirst(lc))->paramid);
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.startup_cost = stmt->planTree->startup_cost;
+	cscan->scan.plan.total_cost = stmt->planTree->total_cost;
+	cscan->scan.plan.plan_rows = stmt->planTree->plan_rows;
+	cscan->scan.plan.plan_width = stmt->planTree->plan_width;
+	cscan->scan.scanrelid = 0;
+	cscan->custom_scan_tlist = scan_tlist;
+	cscan->custom_exprs = pd->params;
+	cscan->custom_private = list_make4(makeString(pd->plan_json), param_ids,
+									   makeInteger((int) cx->serverid),
+									   makeInteger((int) cx->userid));
+	cscan->methods = &query_scan_methods;
+	return cscan;
+}
+
+static void
+query_begin(CustomScanState *node, EState *estate, int eflags)
+{
+	ChFdwQueryState *st = (ChFdwQueryState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	TupleDesc	tupdesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	ListCell   *lc;
+	int			i;
+
+	st->plan_json = strVal(linitial(cscan->custom_private));
+	st->param_ids = lsecond(cscan->custom_private);
+	st->serverid = (Oid) intVal(lthird(cscan->custom_private));
+	st->userid = (Oid) intVal(lfourth(cscan->custom_private));
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	chfdw_python_init();
+	chfdw_rows_init(&st->rows, estate->es_query_cxt, tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		st->rows.attnums[i] = i + 1;
+		chfdw_column_conv_init(&st->rows.convs[i], att->atttypid, att->atttypmod,
+							   pstrdup(NameStr(att->attname)), NULL);
+	}
+	foreach(lc, cscan->custom_exprs)
+	{
+		Expr	   *e = (Expr *) lfirst(lc);
+
+		st->param_states = lappend(st->param_states, ExecInitExpr(e, (PlanState *) node));
+		st->param_types = lappend_oid(st->param_types, exprType((Node *) e));
+	}
+}
+
+static TupleTableSlot *
+query_next(ScanState *node)
+{
+	ChFdwQueryState *st = (ChFdwQueryState *) node;
+	TupleTableSlot *slot = node->ss_ScanTupleSlot;
+
+	if (st->rows.scan == NULL && !st->rows.done)
+	{
+		PyObject   *params = chfdw_eval_params(st->param_ids, st->param_states, st->param_types,
+											   node->ps.ps_ExprContext);
+		PyObject   *ctx = chfdw_server_context(st->serverid, st->userid);
+
+		st->rows.scan = chfdw_call("begin_query", Py_BuildValue("(NsN)", ctx, st->plan_json, params));
+	}
+	chfdw_rows_next(&st->rows, slot);
+	return slot;
+}
+
+static bool
+query_recheck(ScanState *node, TupleTableSlot *slot)
+{
+	return true;
+}
+
+static TupleTableSlot *
+query_exec(CustomScanState *node)
+{
+	return ExecScan(&node->ss, (ExecScanAccessMtd) query_next, (ExecScanRecheckMtd) query_recheck);
+}
+
+static void
+query_end(CustomScanState *node)
+{
+	chfdw_rows_release(&((ChFdwQueryState *) node)->rows);
+}
+
+static void
+query_rescan(CustomScanState *node)
+{
+	chfdw_rows_restart(&((ChFdwQueryState *) node)->rows);
+}
+
+static void
+query_explain(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	ChFdwQueryState *st = (ChFdwQueryState *) node;
+	PyObject   *res = chfdw_call("explain_query", Py_BuildValue("(s)", st->plan_json));
+	char	   *sql = chfdw_py_str(res);
+
+	Py_DECREF(res);
+	ExplainPropertyText("Remote SQL", sql, es);
+}
+
+static CustomExecMethods query_exec_methods = {
+	.CustomName = "ClickHouseQuery",
+	.BeginCustomScan = query_begin,
+	.ExecCustomScan = query_exec,
+	.EndCustomScan = query_end,
+	.ReScanCustomScan = query_rescan,
+	.ExplainCustomScan = query_explain
+};
+
+static Node *
+create_query_state(CustomScan *cscan)
+{
+	ChFdwQueryState *st = (ChFdwQueryState *) newNode(sizeof(ChFdwQueryState), T_CustomScanState);
+
+	st->css.methods = &query_exec_methods;
+	return (Node *) st;
+}
+
+/* ---------- the hook ---------- */
+
+static PlannedStmt *
+chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
+{
+	CollectContext cx = {InvalidOid, InvalidOid, NIL, NIL, NULL};
+	QueryPlanData *pd = NULL;
+	const char *reason = NULL;
+	const char *saved_reason = chfdw_fallback_reason;
+	PlannedStmt *stmt;
+
+	if (chfdw_query_pushdown && parse->commandType == CMD_SELECT)
+	{
+		(void) collect_walker((Node *) parse, &cx);
+		if (cx.relids != NIL)
+		{
+			if (cx.reason != NULL)
+				reason = cx.reason;
+			else if (cursorOptions & CURSOR_OPT_SCROLL)
+				reason = "it is a scrollable cursor";
+			else
+				pd = translate_query(parse, &cx, &reason);
+		}
+	}
+	else if (!chfdw_query_pushdown)
+		reason = "ch_fdw.query_pushdown is off";
+
+	chfdw_fallback_reason = reason;
+	PG_TRY();
+	{
+		stmt = prev_planner_hook ? prev_planner_hook(parse, query_string, cursorOptions, boundParams)
+			: standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		chfdw_fallback_reason = saved_reason;
+	}
+	PG_END_TRY();
+
+	if (pd != NULL)
+	{
+		/* Keep rtable (permissions, invalidation); replace the plan tree. */
+		stmt->planTree = (Plan *) make_query_scan(pd, stmt, &cx);
+		stmt->subplans = NIL;
+		stmt->rewindPlanIDs = NULL;
+		stmt->parallelModeNeeded = false;
+	}
+	return stmt;
+}
+
+void
+chfdw_query_init(void)
+{
+	DefineCustomBoolVariable("ch_fdw.query_pushdown",
+							 "Run whole SELECT queries over ch_fdw tables in ClickHouse when possible.",
+							 NULL, &chfdw_query_pushdown, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	RegisterCustomScanMethods(&query_scan_methods);
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_planner_hook = planner_hook;
+		planner_hook = chfdw_planner;
+		chfdw_query_hook_active = true;
+	}
+}
