@@ -24,6 +24,8 @@ from . import connection, errors, options
 from .errors import ChFdwError, Interrupted
 from .query import begin_query, explain_query, plan_query
 from .scan import begin_scan, build_scan, can_sort, explain_scan, plan_scan
+from .modify import (begin_insert, execute_direct_modify, explain_direct_modify,  # noqa: F401
+                     explain_insert, plan_direct_modify, plan_insert)
 
 # The drivers log tracebacks for errors we already report as PostgreSQL
 # errors; keep them out of the server log.
@@ -32,7 +34,8 @@ for _name in ("clickhouse_driver", "clickhouse_connect"):
 
 __all__ = ["validate_options", "plan_scan", "can_sort", "build_scan", "begin_scan",
            "explain_scan", "plan_query", "begin_query", "explain_query", "import_schema",
-           "describe_error", "shutdown"]
+           "describe_error", "shutdown", "plan_insert", "begin_insert", "explain_insert",
+           "plan_direct_modify", "execute_direct_modify", "explain_direct_modify"]
 
 
 def validate_options(catalog: str, opts: dict) -> None:

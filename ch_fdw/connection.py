@@ -84,6 +84,16 @@ class Connection:
         fetching rows."""
         raise NotImplementedError
 
+    def command(self, sql: str, settings: dict | None = None) -> None:
+        """Run a statement that returns no rows (ALTER, DELETE, ...)."""
+        for _ in self.stream(sql, settings):
+            pass
+
+    def insert(self, db: str, table: str, names: list[str], types: list[str], columns: list,
+               settings: dict | None = None) -> None:
+        """INSERT one block of columns (driver values) naming only `names`."""
+        raise NotImplementedError
+
     def forget(self, db: str, table: str) -> None:
         self._describe_cache.pop((db, table), None)
 
@@ -241,6 +251,17 @@ class NativeConnection(Connection):
                 # Abandoned mid-stream (LIMIT satisfied, error, cancel).
                 self._cancel(conn)
 
+    def insert(self, db: str, table: str, names: list[str], types: list[str], columns: list,
+               settings: dict | None = None) -> None:
+        from .translate.quoting import quote_identifier as q
+        sql = f"INSERT INTO {q(db)}.{q(table)} ({', '.join(q(n) for n in names)}) VALUES"
+        try:
+            self.client.execute(sql, columns, columnar=True, types_check=False,
+                                settings=_settings_dict(self.config, settings))
+        except Exception as e:
+            self.client.disconnect()
+            raise self._error(e) from None
+
     def result_types(self, sql: str) -> list[tuple[str, str]]:
         self.stream_header = None
         for _ in self.stream(f"SELECT * FROM ({sql}) LIMIT 0"):
@@ -363,6 +384,21 @@ class HttpConnection(Connection):
                 if interrupted or interrupt_pending():
                     raise Interrupted() from None
                 raise self._error(e) from None
+
+    def command(self, sql: str, settings: dict | None = None) -> None:
+        try:
+            self.client.command(sql, settings=_settings_dict(self.config, settings))
+        except Exception as e:
+            raise self._error(e) from None
+
+    def insert(self, db: str, table: str, names: list[str], types: list[str], columns: list,
+               settings: dict | None = None) -> None:
+        try:
+            self.client.insert(table, columns, column_names=names, database=db,
+                               column_type_names=types, column_oriented=True,
+                               settings=_settings_dict(self.config, settings))
+        except Exception as e:
+            raise self._error(e) from None
 
     def result_types(self, sql: str) -> list[tuple[str, str]]:
         try:

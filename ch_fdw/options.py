@@ -119,6 +119,7 @@ SERVER_OPTIONS: dict[str, OptionSpec] = {
     "connect_timeout": OptionSpec(_float_checker(0.1, 3600), "seconds to wait for a connection (default 10)"),
     "fetch_size": OptionSpec(_int_checker(1, 10_000_000), "rows per batch streamed to PostgreSQL (default 65536)"),
     "settings": OptionSpec(_settings, "ClickHouse settings sent with every query"),
+    "batch_size": OptionSpec(_int_checker(1, 1_000_000), "rows per INSERT sent to ClickHouse (default 65536)"),
 }
 
 USER_MAPPING_OPTIONS: dict[str, OptionSpec] = {
@@ -130,6 +131,7 @@ TABLE_OPTIONS: dict[str, OptionSpec] = {
     "dbname": OptionSpec(_nonempty, "ClickHouse database of the table (default: the server's)"),
     "table_name": OptionSpec(_nonempty, "ClickHouse table name (default: the foreign table's name)"),
     "fetch_size": SERVER_OPTIONS["fetch_size"],
+    "batch_size": SERVER_OPTIONS["batch_size"],
 }
 
 COLUMN_OPTIONS: dict[str, OptionSpec] = {

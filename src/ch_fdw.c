@@ -89,6 +89,7 @@ ch_fdw_handler(PG_FUNCTION_ARGS)
 	/* Every callback builds Python objects; start the interpreter first. */
 	chfdw_python_init();
 	chfdw_scan_routine(routine);
+	chfdw_modify_routine(routine);
 	routine->ImportForeignSchema = chImportForeignSchema;
 	PG_RETURN_POINTER(routine);
 }

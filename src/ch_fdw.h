@@ -82,6 +82,18 @@ extern void chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typm
 extern Datum chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull);
 extern PyObject *chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid);
 
+/* convert.c: Datums -> Python values (writes; forms in ch_fdw/modify.py) */
+typedef struct ChFdwOutConv
+{
+	Oid			typoid;
+	int			kind;
+	FmgrInfo	output_fn;
+} ChFdwOutConv;
+
+extern void chfdw_out_conv_init(ChFdwOutConv *conv, Oid typoid);
+extern bool chfdw_out_conv_needs_modes(ChFdwOutConv *conv);
+extern PyObject *chfdw_datum_to_py(Datum value, bool isnull, ChFdwOutConv *conv);
+
 /* rows.c: streaming a Python scan object's batches into slots */
 typedef struct ChFdwRowStream
 {
@@ -116,5 +128,8 @@ extern const char *chfdw_fallback_reason;
 /* scan.c: the per-table ForeignScan */
 struct FdwRoutine;
 extern void chfdw_scan_routine(struct FdwRoutine *routine);
+
+/* modify.c: INSERT/COPY batches, UPDATE/DELETE as ClickHouse mutations */
+extern void chfdw_modify_routine(struct FdwRoutine *routine);
 
 #endif							/* CH_FDW_H */

@@ -350,3 +350,156 @@ chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid)
 	s = OidOutputFunctionCall(outfunc, value);
 	return chfdw_py_text(s);
 }
+
+/* ---------- Datums -> Python values (writes) ---------- */
+
+/*
+ * The forms ch_fdw/modify.py expects: bool; int (int2/4/8; date: days since
+ * 1970-01-01; timestamp/timestamptz: microseconds since 1970-01-01, UTC for
+ * timestamptz); float; str (text types); bytes (bytea); anything else
+ * (including infinite dates/timestamps) as the output function's text.
+ * The caller sets transmission modes when a column needs the output function.
+ */
+void
+chfdw_out_conv_init(ChFdwOutConv *conv, Oid typoid)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	conv->typoid = typoid;
+	getTypeOutputInfo(typoid, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &conv->output_fn);
+	switch (typoid)
+	{
+		case BOOLOID:
+			conv->kind = K_BOOL;
+			break;
+		case INT2OID:
+			conv->kind = K_INT2;
+			break;
+		case INT4OID:
+			conv->kind = K_INT4;
+			break;
+		case INT8OID:
+			conv->kind = K_INT8;
+			break;
+		case FLOAT4OID:
+			conv->kind = K_FLOAT4;
+			break;
+		case FLOAT8OID:
+			conv->kind = K_FLOAT8;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			conv->kind = K_TEXT;
+			break;
+		case BYTEAOID:
+			conv->kind = K_BYTEA;
+			break;
+		case DATEOID:
+			conv->kind = K_DATE;
+			break;
+		case TIMESTAMPOID:
+			conv->kind = K_TIMESTAMP;
+			break;
+		case TIMESTAMPTZOID:
+			conv->kind = K_TIMESTAMPTZ;
+			break;
+		default:
+			conv->kind = K_OTHER;
+			break;
+	}
+}
+
+bool
+chfdw_out_conv_needs_modes(ChFdwOutConv *conv)
+{
+	return conv->kind == K_OTHER || conv->kind == K_DATE ||
+		conv->kind == K_TIMESTAMP || conv->kind == K_TIMESTAMPTZ;
+}
+
+static PyObject *
+output_text(Datum value, ChFdwOutConv *conv)
+{
+	char	   *s = OutputFunctionCall(&conv->output_fn, value);
+	PyObject   *o;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		o = PyUnicode_DecodeUTF8(s, strlen(s), "surrogateescape");
+	else
+	{
+		char	   *u = pg_server_to_any(s, strlen(s), PG_UTF8);
+
+		o = PyUnicode_DecodeUTF8(u, strlen(u), "surrogateescape");
+	}
+	return o;
+}
+
+/*
+ * A new reference, or NULL with a Python exception set (the caller raises it
+ * with chfdw_raise_python_error).  May ereport (detoasting, output
+ * functions): call it with no Python frame on the stack, in a short-lived
+ * memory context.
+ */
+PyObject *
+chfdw_datum_to_py(Datum value, bool isnull, ChFdwOutConv *conv)
+{
+	if (isnull)
+		Py_RETURN_NONE;
+	switch (conv->kind)
+	{
+		case K_BOOL:
+			return PyBool_FromLong(DatumGetBool(value));
+		case K_INT2:
+			return PyLong_FromLong(DatumGetInt16(value));
+		case K_INT4:
+			return PyLong_FromLong(DatumGetInt32(value));
+		case K_INT8:
+			return PyLong_FromLongLong(DatumGetInt64(value));
+		case K_FLOAT4:
+			return PyFloat_FromDouble((double) DatumGetFloat4(value));
+		case K_FLOAT8:
+			return PyFloat_FromDouble(DatumGetFloat8(value));
+		case K_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+				const char *p = VARDATA_ANY(t);
+				int			len = VARSIZE_ANY_EXHDR(t);
+
+				if (GetDatabaseEncoding() == PG_UTF8)
+					return PyUnicode_DecodeUTF8(p, len, "surrogateescape");
+				else
+				{
+					char	   *u = pg_server_to_any(p, len, PG_UTF8);
+
+					return PyUnicode_DecodeUTF8(u, strlen(u), "surrogateescape");
+				}
+			}
+		case K_BYTEA:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+
+				return PyBytes_FromStringAndSize(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			}
+		case K_DATE:
+			{
+				DateADT		d = DatumGetDateADT(value);
+
+				if (DATE_NOT_FINITE(d))
+					return output_text(value, conv);
+				return PyLong_FromLong((long) d + UNIX_TO_PG_DAYS);
+			}
+		case K_TIMESTAMP:
+		case K_TIMESTAMPTZ:
+			{
+				Timestamp	ts = DatumGetTimestamp(value);
+
+				if (TIMESTAMP_NOT_FINITE(ts) || ts > PG_INT64_MAX - UNIX_TO_PG_USECS)
+					return output_text(value, conv);
+				return PyLong_FromLongLong(ts + UNIX_TO_PG_USECS);
+			}
+		default:
+			return output_text(value, conv);
+	}
+}
