@@ -66,8 +66,11 @@ class Engine:
         return [tuple(r) for r in self.admin.query(sql).result_rows]
 
     def insert(self, table: str, rows: list[tuple], columns: list[str]) -> None:
+        """Insert rows; column names are plain (unquoted) ClickHouse names."""
         if self.protocol == "native":
-            self.admin.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+            from ch_fdw.translate.quoting import quote_identifier
+            cols = ", ".join(c if c.startswith("`") else quote_identifier(c) for c in columns)
+            self.admin.execute(f"INSERT INTO {table} ({cols}) VALUES", rows)
         else:
             self.admin.insert(table, rows, column_names=columns)
 
