@@ -44,7 +44,9 @@ class Connection:
     def __init__(self, config: ServerConfig):
         self.config = config
         self.server_version: tuple[int, ...] = (0,)
+        # shared by the pool's connections (see get_connection)
         self._describe_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.active_streams = 0
         errors.register_secret(config.password)
 
     def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
@@ -53,7 +55,15 @@ class Connection:
     # -- public API ---------------------------------------------------------
     def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         """Yield the result of a SELECT as columnar blocks.  Closing the
-        generator early cancels the query on the server."""
+        generator early cancels the query on the server.  While it runs the
+        connection is busy and get_connection() hands out another one."""
+        self.active_streams += 1
+        try:
+            yield from self._stream(sql, settings)
+        finally:
+            self.active_streams -= 1
+
+    def _stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         raise NotImplementedError
 
     def execute(self, sql: str, settings: dict | None = None) -> list[tuple]:
@@ -203,7 +213,7 @@ class NativeConnection(Connection):
             pass
         conn.disconnect()
 
-    def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
+    def _stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         from clickhouse_driver.protocol import ServerPacketTypes
         client = self.client
         conn = client.connection
@@ -353,7 +363,7 @@ class HttpConnection(Connection):
         except Exception:
             pass
 
-    def stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
+    def _stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         query_id = str(uuid.uuid4())
         s = _settings_dict(self.config, settings)
         s.setdefault("cancel_http_readonly_queries_on_client_close", 1)
@@ -414,26 +424,43 @@ class HttpConnection(Connection):
             pass
 
 
-_pool: dict[tuple, tuple[ServerConfig, Connection]] = {}
+@dataclass
+class _Pool:
+    config: ServerConfig
+    conns: list
+    describe_cache: dict
+
+
+_pools: dict[tuple, _Pool] = {}
 
 
 def get_connection(ctx: dict) -> Connection:
-    """The backend's connection for this server and user mapping; a changed
-    server or user mapping option opens a new one."""
+    """An idle connection of this backend for the server and user mapping.
+
+    Connections are reused for the life of the backend; one that is still
+    streaming a result (e.g. the other side of a join) is busy, so another
+    is opened next to it.  Changed server or user mapping options close the
+    old ones."""
     config = ServerConfig.from_options(ctx["server"], ctx["user"])
     key = (ctx["server_id"], ctx.get("user_mapping_id"))
-    cached = _pool.get(key)
-    if cached is not None:
-        if cached[0] == config:
-            return cached[1]
-        cached[1].close()
-        del _pool[key]
+    pool = _pools.get(key)
+    if pool is not None and pool.config != config:
+        for c in pool.conns:
+            c.close()
+        pool = None
+    if pool is None:
+        pool = _pools[key] = _Pool(config, [], {})
+    for conn in pool.conns:
+        if conn.active_streams == 0:
+            return conn
     conn: Connection = NativeConnection(config) if config.protocol == "native" else HttpConnection(config)
-    _pool[key] = (config, conn)
+    conn._describe_cache = pool.describe_cache
+    pool.conns.append(conn)
     return conn
 
 
 def close_all() -> None:
-    for _, conn in list(_pool.values()):
-        conn.close()
-    _pool.clear()
+    for pool in _pools.values():
+        for conn in pool.conns:
+            conn.close()
+    _pools.clear()

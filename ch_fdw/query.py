@@ -144,11 +144,12 @@ class QueryScan(Scan):
     """Streams the result of one execution of a pushed-down query."""
 
     def __init__(self, server_ctx: dict, plan_json: str, params: dict):
-        self.conn = get_connection(server_ctx)
-        compiled = _compiled_for(server_ctx, plan_json, self.conn)
+        self.ctx = server_ctx
+        conn = get_connection(server_ctx)
+        compiled = _compiled_for(server_ctx, plan_json, conn)
         sql = compiled.translation.render({int(k): v for k, v in params.items()})
         if compiled.wrap is None:
-            _learn_result(compiled, self.conn, sql)
+            _learn_result(compiled, conn, sql)
         if compiled.wrap:
             sql = f"SELECT {', '.join(compiled.wrap)} FROM ({sql})"
         self.sql = sql

@@ -211,7 +211,7 @@ class Scan:
 
     def __init__(self, ctx: dict, plan_json: str, params: dict, limit):
         self.compiled = compile_plan(plan_json)
-        self.conn = get_connection(ctx)
+        self.ctx = ctx
         plan_fetch = ctx["table"].get("fetch_size") or ctx["server"].get("fetch_size")
         self.settings = {"max_block_size": int(plan_fetch)} if plan_fetch else {}
         self.sql = remote_sql(self.compiled, {int(k): v for k, v in params.items()}, limit)
@@ -222,7 +222,8 @@ class Scan:
 
     def fetch(self):
         if self._blocks is None:
-            self._blocks = self.conn.stream(self.sql, self.settings)
+            # chosen only now: another scan of this query may be streaming
+            self._blocks = get_connection(self.ctx).stream(self.sql, self.settings)
         block = next(self._blocks, None)
         if block is None:
             return None

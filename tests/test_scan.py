@@ -154,6 +154,19 @@ def test_hostile_table_and_column_names(pg, engine, server, uniq):
     assert pg.execute(f"SELECT v FROM hostile_{uniq} WHERE v > 1").fetchall() == [(2,)]
 
 
+
+def test_two_scans_of_one_server_stream_at_once(pg, events):
+    # a merge/nested-loop join reads both foreign scans interleaved: each
+    # needs its own connection
+    pg.execute("SET enable_hashjoin = off")
+    for method in ("enable_mergejoin", "enable_nestloop"):
+        pg.execute(f"SET {method} = on")
+        other = "enable_nestloop" if method == "enable_mergejoin" else "enable_mergejoin"
+        pg.execute(f"SET {other} = off")
+        got = pg.execute(f"SELECT a.id, b.name FROM {events} a JOIN {events} b ON b.id = a.id + 1 "
+                         f"ORDER BY a.id").fetchall()
+        assert got == [(i, f"name{i + 1}") for i in range(1, 20)]
+
 @pytest.fixture(autouse=True)
 def per_table_path(pg):
     """These tests are about the per-table scan path."""
