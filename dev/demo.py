@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import DevServer, Postgres, free_port  # noqa: E402
+from servers import PG_BIN, DevServer, Postgres, free_port  # noqa: E402
 
 HOME = Path(os.environ.get("CH_FDW_DEMO_DIR", "/tmp/ch_fdw-demo"))
 STATE = HOME / "state.json"
@@ -29,7 +29,7 @@ CLICKHOUSE_SETUP = [
     "CREATE DATABASE IF NOT EXISTS analytics",
     """CREATE TABLE analytics.events (
          event_time DateTime('UTC'),
-         user_id UInt64,
+         user_id UInt32,
          url String,
          country LowCardinality(String),
          duration_ms Nullable(UInt32),
@@ -46,15 +46,17 @@ CLICKHOUSE_SETUP = [
 ]
 
 QUERIES = [
-    ("Rows stream from ClickHouse; the WHERE, ORDER BY and LIMIT run there",
-     "SELECT event_time, user_id, url, duration_ms FROM events "
-     "WHERE country = 'DE' AND duration_ms > 2900 ORDER BY event_time DESC LIMIT 5"),
-    ("Prepared-statement parameters are pushed down too",
-     "SELECT count(*) FROM events WHERE user_id = ANY (ARRAY[1, 2, 3]) AND url LIKE '/page/1%'"),
+    ("Analytics run inside ClickHouse: the whole query is one remote query",
+     "SELECT country, count(*) AS events, count(DISTINCT user_id) AS users, "
+     "round(avg(duration_ms)) AS avg_ms FROM events GROUP BY country ORDER BY events DESC"),
+    ("Top pages of a day: WHERE, GROUP BY, ORDER BY and LIMIT in ClickHouse",
+     "SELECT url, count(*) AS views FROM events "
+     "WHERE event_time >= '2026-11-02 00:00:00+00' AND event_time < '2026-11-03 00:00:00+00' "
+     "GROUP BY url ORDER BY views DESC, url LIMIT 5"),
     ("Joining with a local PostgreSQL table: ClickHouse filters, PostgreSQL joins",
      "SELECT c.name, count(*) FROM events e JOIN countries c ON c.code = e.country "
      "WHERE e.event_time >= '2026-11-01 12:00:00+00' AND e.event_time < '2026-11-01 13:00:00+00' "
-     "GROUP BY c.name ORDER BY 2 DESC"),
+     "GROUP BY c.name ORDER BY 2 DESC, 1"),
     ("Arrays, NULLs and time zones arrive typed",
      "SELECT event_time, duration_ms, tags FROM events WHERE user_id = 0 ORDER BY event_time LIMIT 3"),
 ]
@@ -74,19 +76,17 @@ def stop() -> None:
     print("ch_fdw demo: stopped PostgreSQL and the devserver")
 
 
-def show(cur, title: str, sql: str) -> None:
-    print(f"\n-- {title}\n{sql};")
-    cur.execute(sql)
-    cols = [d.name for d in cur.description]
-    rows = cur.fetchall()
-    widths = [max(len(c), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
-    print(" | ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for r in rows:
-        print(" | ".join(str(v).ljust(w) for v, w in zip(r, widths)))
-    print(f"({len(rows)} rows)")
-    cur.execute("EXPLAIN (COSTS OFF) " + sql)
-    print("\n".join("   " + r[0] for r in cur.fetchall()))
+def psql(pg: Postgres, sql: str) -> None:
+    """Run sql with psql, so the output is exactly what a user sees."""
+    import subprocess
+    subprocess.run([str(PG_BIN / "psql"), "-X", "-h", pg.host, "-p", str(pg.port), "-U", "postgres",
+                    "-d", "postgres", "-c", sql], check=False)
+
+
+def show(pg: Postgres, title: str, sql: str) -> None:
+    print(f"\n-- {title}\n{sql};", flush=True)
+    psql(pg, sql)
+    psql(pg, "EXPLAIN (COSTS OFF) " + sql)
 
 
 def main() -> None:
@@ -128,13 +128,10 @@ def main() -> None:
         for stmt in setup:
             print(stmt + ";")
             cur.execute(stmt)
-        cur.execute("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-                    "WHERE table_name = 'events' ORDER BY ordinal_position")
-        print("\nImported foreign table public.events:")
-        for name, typ, nullable in cur.fetchall():
-            print(f"   {name:<12} {typ:<26} {'' if nullable == 'YES' else 'NOT NULL'}")
-        for title, sql in QUERIES:
-            show(cur, title, sql)
+    print()
+    psql(pg, "\\d events")
+    for title, sql in QUERIES:
+        show(pg, title, sql)
 
     print(f"""
 The demo servers keep running.  Try your own queries:
