@@ -170,7 +170,12 @@ class PgDeparser:
         """(deparsed text, output column types as format_type)."""
         name = f"_difftest_v{next(self._n)}"
         c = self.conn
-        c.execute(f"CREATE VIEW {self.schema}.{name} AS {sql}")
+        sql = sql.strip().rstrip(";")
+        # name the view's columns (queries may repeat output names)
+        cur = c.execute(f"SELECT * FROM ({sql}) _q LIMIT 0")
+        ncols = len(cur.description)
+        cols = ", ".join(f"c{i + 1}" for i in range(ncols))
+        c.execute(f"CREATE VIEW {self.schema}.{name} ({cols}) AS {sql}")
         try:
             c.execute("SET search_path = pg_catalog")
             c.execute("SET datestyle = ISO")
@@ -260,7 +265,16 @@ class ChdbBackend:
         self.version = tuple(int(x) for x in self.query_text("SELECT version()").strip().split(".")[:3])
 
     def query_text(self, sql: str, fmt: str = "TSV") -> str:
-        return str(self.s.query(sql, fmt))
+        try:
+            return str(self.s.query(sql, fmt))
+        except Exception:
+            # chDB keeps the failed query's already-written header and
+            # prepends it to the next result: flush it with a dummy query
+            try:
+                self.s.query("SELECT 1", "TSV")
+            except Exception:
+                pass
+            raise
 
     def command(self, sql: str) -> None:
         self.s.query(sql)
@@ -275,9 +289,16 @@ class ChdbBackend:
         types = lines[1].split("\t")
         types = [_unescape_tsv(t) for t in types]
         rows = []
-        for ln in lines[2:]:
-            fields = ln.split("\t")
-            rows.append(tuple(parse_ch_value(f, t) for f, t in zip(fields, types)))
+        try:
+            for ln in lines[2:]:
+                fields = ln.split("\t")
+                if len(fields) != len(types):
+                    raise ValueError("field count")
+                rows.append(tuple(parse_ch_value(f, t) for f, t in zip(fields, types)))
+        except (ValueError, ArithmeticError) as e:
+            # an exception after the header was streamed: chDB may return
+            # partial output instead of raising
+            raise RuntimeError(f"unparseable ClickHouse output ({e}): {out[:2000]}")
         return rows
 
     def close(self):
@@ -292,6 +313,7 @@ class DriverBackend:
 
     def __init__(self, client):
         self.client = client
+        client.execute("SELECT 1")
         v = client.connection.server_info
         self.version = (v.version_major, v.version_minor, v.version_patch)
 
