@@ -411,9 +411,6 @@ class _Translator:
                                scale=k.scale, bits=max(lt.bits, rt.bits), n=lt.n or rt.n,
                                maybe_nan=lt.maybe_nan or rt.maybe_nan)))
         la, ra = self.new_t(), self.new_t()
-        body = (f"SELECT {', '.join(lcols)} FROM ({lsql}) AS {qi(la)} {op} "
-                f"SELECT {', '.join(rcols)} FROM ({rsql}) AS {qi(ra)}")
-        body = body.replace("`__SETSRC__`", "")
         # the branch outputs are referenced through their aliases
         lcols2 = [f"{qi(la)}.{lt.sql} AS {qi(nm)}" for (_, lt), nm in zip(louts, names)]
         rcols2 = [f"{qi(ra)}.{rt.sql} AS {qi(nm)}" for (_, rt), nm in zip(routs, names)]
@@ -565,8 +562,6 @@ class _Translator:
             raise Unsupported("empty select list")
         sql = (f"SELECT {dist}{', '.join(cols)}{from_sql}{where_sql}{group_sql}"
                f"{having_sql}{order_sql}{limit_sql}")
-        if scope.outer_refs and parent is not None:
-            parent_scope_refs = True  # noqa: F841
         return sql, outs
 
     def materialize(self, v: T) -> T:
@@ -668,7 +663,7 @@ class _Translator:
             sql = self.from_item(node.this, scope)
             for j in node.args["joins"]:
                 sql = self.join(sql, j, scope)
-            return f"({sql})" if False else sql
+            return sql
         if isinstance(node, exp.Paren):
             return self.from_item(node.this, scope)
         raise Unsupported(f"FROM item {type(node).__name__}")
@@ -689,7 +684,6 @@ class _Translator:
 
     def table(self, node: exp.Table, scope: _Scope) -> str:
         if node.args.get("joins"):
-            sql = self.table(node.copy().set("joins", None) or node, scope)
             raise Unsupported("join syntax")
         name = node.this
         db = node.args.get("db")
@@ -866,7 +860,7 @@ class _Translator:
         v = self.value(e, scope)
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
-            return f"if(isNaN({v.sql}), nan, {v.sql} + 0.)" if False else v.sql
+            raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
         return v.sql
 
     def order_by(self, order: exp.Order, scope, outs, cols) -> str:
@@ -1399,7 +1393,6 @@ class _Translator:
 
     def case(self, node: exp.Case, scope) -> T:
         if node.this is not None:
-            raise Unsupported("CASE x WHEN (simple CASE)") if False else None
             subj = self.value(node.this, scope)
             conds = [self.compare("=", subj, self.value(i.this, scope)) for i in node.args["ifs"]]
         else:
@@ -1657,8 +1650,9 @@ class _Translator:
         if src == "int" and dst == "text":
             return T(f"toString({v.sql})", "text", **keep)
         if src == "date" and dst == "timestamp":
-            return T(f"toDateTime({v.sql}, 'UTC')", "timestamp", const=v.const if False else _NOCONST, **keep) \
-                if not v.is_const else self._ts_const(_dt.datetime.combine(v.const, _dt.time()))
+            if v.is_const:
+                return self._ts_const(_dt.datetime.combine(v.const, _dt.time()))
+            return T(f"toDateTime({v.sql}, 'UTC')", "timestamp", **keep)
         if src == "timestamp" and dst == "date":
             return T(f"toDate({v.sql})", "date", **keep)
         if src == "date" and dst == "timestamptz":
@@ -1670,9 +1664,7 @@ class _Translator:
             return self.ts_to_tstz(v)
         if src == "timestamptz" and dst == "timestamp":
             tz = self.need_tz("timestamptz to timestamp")
-            return T(f"toDateTime(toString({v.sql}, {qs(tz)}), 'UTC')", "timestamp", **keep) \
-                if False else T(f"toTimeZone({v.sql}, {qs(tz)})", "timestamp_in_tz", **keep) \
-                if False else self._tstz_to_ts(v, tz)
+            return self._tstz_to_ts(v, tz)
         if src == dst and src not in ("numeric", "int") and not (pg is not None and pg.has_typmod):
             return v
         if src == "bool" and dst == "int" and pg.bits == 32:
@@ -1988,11 +1980,8 @@ class _Translator:
                 # count = 0 -> NULL divisor -> NULL result (never a division error)
                 c = T(f"nullIf(toDecimal128({c.sql}, 0), 0)", "numeric", scale=0, agg=True)
                 # count = 0 -> sum is NULL -> NULL (the guard only protects the division)
-                q = self._numeric_div(s, T(f"if({c.sql} = 0, toDecimal128(1, 0), {c.sql})", "numeric",
-                                           scale=0, agg=True, const=Decimal(1)) if False else c)
-                q.sql = q.sql  # noqa
-                return T(f"if({c.sql} = 0, NULL, {q.sql})" if False else q.sql, "numeric",
-                         scale=q.scale, agg=True)
+                q = self._numeric_div(s, c)
+                return T(q.sql, "numeric", scale=q.scale, agg=True)
             if v.kind == "float8":
                 return T(comb("avg" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
             raise Unsupported(f"avg({v.kind})")
@@ -2330,9 +2319,7 @@ class _Translator:
         elif unit == "epoch":
             if v.kind == "date":
                 raise Unsupported("epoch")
-            return T(f"toDecimal128(toUnixTimestamp64Micro(toDateTime64({v.sql}, 6)), 0) / 1000000",
-                     "numeric", scale=6, nullable=v.nullable, agg=v.agg) if False else \
-                self._epoch(v)
+            return self._epoch(v)
         elif unit in fmap and fmap[unit]:
             sql = f"{fmap[unit]}({v.sql}{tzarg})"
         else:
@@ -2341,10 +2328,9 @@ class _Translator:
 
     def _epoch(self, v: T) -> T:
         self.need((20, 5), "EXTRACT(epoch)")
-        base = v.sql if v.kind == "timestamptz" else v.sql   # timestamp held as UTC wall clock
-        us = f"toUnixTimestamp64Micro(toDateTime64({base}, 6))"
-        return T(f"toDecimal128(toDecimal128({us}, 0) / toDecimal128(1000000, 0), 6)"
-                 if False else f"divideDecimal(toDecimal128({us}, 6), toDecimal128(1000000, 0), 6)",
+        # timestamptz: the instant; timestamp: held as its UTC wall clock
+        us = f"toUnixTimestamp64Micro(toDateTime64({v.sql}, 6))"
+        return T(f"divideDecimal(toDecimal128({us}, 6), toDecimal128(1000000, 0), 6)",
                  "numeric", scale=6, nullable=v.nullable, agg=v.agg)
 
     _TRUNC = {"year": "toStartOfYear", "quarter": "toStartOfQuarter", "month": "toStartOfMonth",
