@@ -6,22 +6,24 @@ parameter types, so a repeated query does not pay for it again.  The plan
 kept by PostgreSQL is a small JSON document (no password, no live objects);
 begin_query() finds the cached translation or rebuilds it from that plan.
 
-The result's ClickHouse types are learned once per plan with a LIMIT 0
-probe; columns whose values need a server-side conversion for PostgreSQL
-(see ch_fdw.types.fetch_plan) get it in an outer SELECT.
+The translator casts each output column to a known ClickHouse type and
+applies the same fetch expression a table column of that type would get
+(ch_fdw.types.fetch_plan); the matching Python converters run here.
+Translations depend on the session TimeZone, so a plan made under another
+TimeZone is translated again before it runs.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .connection import get_connection
+from . import errors
 from .errors import ChFdwError
 from .scan import Scan, dialect_for, remote_columns, table_ref
-from .translate.quoting import quote_identifier
 from .types import fetch_plan
 
 _CACHE_MAX = 512
@@ -47,12 +49,16 @@ _compiled: _LRU = _LRU()       # plan_json -> CompiledQuery
 @dataclass
 class CompiledQuery:
     translation: object                       # translate.query.QueryTranslation
-    output_types: list[str]
-    version: tuple
-    protocol: str
-    # learned from the first execution's probe:
-    wrap: list[str] | None = None             # outer SELECT expressions, or None (no wrapping)
-    converters: list[Callable | None] = field(default_factory=list)
+    timezone: str | None
+    converters: list[Callable | None]
+
+
+def _compile(translation, output_types: list[str], version: tuple, protocol: str,
+             timezone: str | None) -> CompiledQuery:
+    converters = [fetch_plan(ct, pg, f"column {i + 1} of the ClickHouse query result",
+                             version, driver=protocol).convert
+                  for i, (ct, pg) in enumerate(zip(translation.output_ch_types, output_types))]
+    return CompiledQuery(translation, timezone, converters)
 
 
 def _table_infos(server_ctx: dict, tables: list[dict], conn):
@@ -65,10 +71,11 @@ def _table_infos(server_ctx: dict, tables: list[dict], conn):
     return infos
 
 
-def _translate(pg_sql: str, infos: dict, param_types: dict, output_types: list, dialect):
+def _translate(pg_sql: str, infos: dict, param_types: dict, output_types: list, dialect,
+               timezone: str | None):
     from .translate.query import translate_query
     return translate_query(pg_sql, infos, {int(k): v for k, v in param_types.items()},
-                           list(output_types), dialect)
+                           list(output_types), dialect, timezone=timezone)
 
 
 def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: dict,
@@ -81,8 +88,9 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
         return {"plan": None, "reason": f"the query translator is not available ({e})"}
     conn = get_connection(server_ctx)
     dialect = dialect_for(server_ctx, conn)
+    timezone = server_ctx.get("timezone")
     key = json.dumps([server_ctx["server_id"], pg_sql, sorted((int(k), v) for k, v in param_types.items()),
-                      output_types, list(conn.server_version), dialect.text_collation_c,
+                      output_types, list(conn.server_version), dialect.text_collation_c, timezone,
                       [[t["relid"], t["table"], [[c["name"], c["type"], c["options"]] for c in t["columns"]]]
                        for t in tables]], sort_keys=True, default=str)
     hit = _plans.get_fresh(key)
@@ -90,7 +98,9 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
         return hit
     infos = _table_infos(server_ctx, tables, conn)
     try:
-        translation = _translate(pg_sql, infos, param_types, output_types, dialect)
+        translation = _translate(pg_sql, infos, param_types, output_types, dialect, timezone)
+        compiled = _compile(translation, output_types, tuple(conn.server_version), conn.protocol,
+                            timezone)
     except NotPushable as e:
         result = {"plan": None, "reason": getattr(e, "reason", None) or str(e)}
     except ChFdwError:
@@ -101,43 +111,25 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
         plan_json = json.dumps({"pg_sql": pg_sql, "tables": tables, "param_types": param_types,
                                 "output_types": output_types, "server_id": server_ctx["server_id"]},
                                separators=(",", ":"), default=str)
-        _compiled.put(plan_json, CompiledQuery(translation, list(output_types),
-                                               tuple(conn.server_version), conn.protocol))
+        _compiled.put(plan_json, compiled)
         result = {"plan": plan_json}
     _plans.put(key, result)
     return result
 
 
 def _compiled_for(server_ctx: dict, plan_json: str, conn) -> CompiledQuery:
+    timezone = server_ctx.get("timezone")
     hit = _compiled.get_fresh(plan_json)
-    if hit is not None:
+    if hit is not None and hit.timezone == timezone:
         return hit
     p = json.loads(plan_json)
     infos = _table_infos(server_ctx, p["tables"], conn)
     translation = _translate(p["pg_sql"], infos, p["param_types"], p["output_types"],
-                             dialect_for(server_ctx, conn))
-    compiled = CompiledQuery(translation, p["output_types"], tuple(conn.server_version), conn.protocol)
+                             dialect_for(server_ctx, conn), timezone)
+    compiled = _compile(translation, p["output_types"], tuple(conn.server_version), conn.protocol,
+                        timezone)
     _compiled.put(plan_json, compiled)
     return compiled
-
-
-def _learn_result(compiled: CompiledQuery, conn, sql: str) -> None:
-    """Probe the result's ClickHouse types once and plan each column's fetch."""
-    header = conn.result_types(sql)
-    if len(header) != len(compiled.output_types):
-        raise ChFdwError("internal error: the ClickHouse query returns "
-                         f"{len(header)} columns, PostgreSQL expects {len(compiled.output_types)}",
-                         detail=sql)
-    exprs, converters = [], []
-    for i, ((name, ch_type), pg_type) in enumerate(zip(header, compiled.output_types)):
-        fp = fetch_plan(ch_type, pg_type, f"column {i + 1} of the ClickHouse query result",
-                        compiled.version, driver=compiled.protocol)
-        exprs.append(fp.expression.format(quote_identifier(name)) + f" AS {quote_identifier(name)}")
-        converters.append(fp.convert)
-    names = [n for n, _ in header]
-    needs_wrap = any(not e.startswith(quote_identifier(n) + " AS") for e, n in zip(exprs, names))
-    compiled.wrap = exprs if needs_wrap and len(set(names)) == len(names) else []
-    compiled.converters = converters
 
 
 class QueryScan(Scan):
@@ -145,14 +137,14 @@ class QueryScan(Scan):
 
     def __init__(self, server_ctx: dict, plan_json: str, params: dict):
         self.ctx = server_ctx
-        conn = get_connection(server_ctx)
-        compiled = _compiled_for(server_ctx, plan_json, conn)
-        sql = compiled.translation.render({int(k): v for k, v in params.items()})
-        if compiled.wrap is None:
-            _learn_result(compiled, conn, sql)
-        if compiled.wrap:
-            sql = f"SELECT {', '.join(compiled.wrap)} FROM ({sql})"
-        self.sql = sql
+        compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx))
+        from .translate.query import NotPushable
+        try:
+            self.sql = compiled.translation.render({int(k): v for k, v in params.items()})
+        except NotPushable as e:
+            raise ChFdwError(f"a parameter value cannot be sent to ClickHouse: {e.reason}",
+                             errors.FEATURE_NOT_SUPPORTED,
+                             hint="SET ch_fdw.query_pushdown = off runs this query per table.") from None
         self.converters = compiled.converters
         fetch = server_ctx["server"].get("fetch_size")
         self.settings = {"max_block_size": int(fetch)} if fetch else {}

@@ -14,6 +14,7 @@
 #include "catalog/pg_collation.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -49,6 +50,7 @@ chfdw_server_context(Oid serverid, Oid userid)
 	chfdw_dict_set_steal(ctx, "server", chfdw_options_dict(server->options));
 	chfdw_dict_set_steal(ctx, "user", chfdw_options_dict(um->options));
 	chfdw_dict_set_steal(ctx, "user_mapping_id", py_long(um->umid));
+	chfdw_dict_set_text(ctx, "timezone", pg_get_timezone_name(session_timezone));
 	chfdw_dict_set_steal(ctx, "text_collation_c",
 						 PyBool_FromLong(lc_collate_is_c(DEFAULT_COLLATION_OID)));
 	return ctx;

@@ -2432,6 +2432,14 @@ class _Translator:
         while len(self.top_ch_types) <= i:
             self.top_ch_types.append(None)
         self.top_ch_types[i] = ct
+        # The scan reads result columns like table columns: apply the same
+        # server-side fetch expression (e.g. timestamps as epoch micros).
+        from ch_fdw.errors import ChFdwError
+        from ch_fdw.types import fetch_plan
+        try:
+            e = fetch_plan(ct, pgt, f"output column {i + 1}", self.version).expression.format(e)
+        except ChFdwError as ex:
+            raise Unsupported(ex.message)
         return e
 
 
