@@ -260,10 +260,13 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		if (is_shippable(ri->clause, baserel, &params))
 		{
+			/* deparse_context_for() knows this table as range table entry 1 */
+			Node	   *clause = copyObject((Node *) ri->clause);
+
+			ChangeVarNodes(clause, baserel->relid, 1, 0);
 			candidates = lappend(candidates, ri);
 			candidate_sql = lappend(candidate_sql,
-									makeString(deparse_expression((Node *) ri->clause,
-																  dpcontext, false, false)));
+									makeString(deparse_expression(clause, dpcontext, false, false)));
 		}
 		else
 			fpinfo->local_conds = lappend(fpinfo->local_conds, ri);

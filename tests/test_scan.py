@@ -167,6 +167,17 @@ def test_two_scans_of_one_server_stream_at_once(pg, events):
                          f"ORDER BY a.id").fetchall()
         assert got == [(i, f"name{i + 1}") for i in range(1, 20)]
 
+
+def test_filter_on_a_later_table_of_the_query(pg, events):
+    # the foreign table is range table entry 2 here: its clause must still
+    # be deparsed and pushed
+    pg.execute("CREATE TEMP TABLE firsts (id bigint)")
+    pg.execute("INSERT INTO firsts VALUES (2), (3), (5)")
+    q = f"SELECT f.id, e.name FROM firsts f JOIN {events} e ON e.id = f.id WHERE e.name <> 'name3' ORDER BY 1"
+    [sql] = remote_sql(pg, q)
+    assert "`name` != 'name3'" in sql or "`name` <> 'name3'" in sql
+    assert pg.execute(q).fetchall() == [(2, "name2"), (5, "name5")]
+
 @pytest.fixture(autouse=True)
 def per_table_path(pg):
     """These tests are about the per-table scan path."""
