@@ -249,7 +249,7 @@ def _fixedstring_conv(t: ChType) -> Callable:
         if len(b) > n:
             raise _Bad(f"value of {len(b)} bytes is too long for ClickHouse type FixedString({n})",
                        errors.STRING_DATA_RIGHT_TRUNCATION)
-        return b
+        return b + b"\x00" * (n - len(b))
     return conv
 
 
@@ -525,11 +525,12 @@ def parse_pg_array(text: str) -> list:
 
 
 def _array_conv(t: ChType, pg_cat: str, dims: int, server_tz) -> Callable:
-    elem_t = t.element
     if pg_cat == "jsonb" and not dims:
         inner = _json_value_conv(t, server_tz)
         return lambda v: inner(_json_load(v))
-    elem = _scalar_conv(elem_t, pg_cat, max(dims - 1, 0), server_tz)
+    # a PostgreSQL array type holds any number of dimensions
+    elem_t = t.innermost
+    elem = _scalar_conv(elem_t, pg_cat, 0, server_tz)
     depth = t.array_depth
 
     def conv(v):
@@ -914,6 +915,15 @@ def _literal(t: ChType, v) -> str:
     raise ChFdwError(f"no literal form for ClickHouse type {t.text}", errors.FEATURE_NOT_SUPPORTED)
 
 
+def _not_null_type(ch_text: str) -> str:
+    t = ch_text.strip()
+    if t.startswith("Nullable(") and t.endswith(")"):
+        return t[len("Nullable("):-1]
+    if t.startswith("LowCardinality(Nullable(") and t.endswith("))"):
+        return "LowCardinality(" + t[len("LowCardinality(Nullable("):-2] + ")"
+    return t
+
+
 def _ticks_text(ticks: int, p: int) -> str:
     secs, frac = divmod(ticks, 10 ** p)
     s = (_UNIX_EPOCH + _dt.timedelta(seconds=secs)).strftime("%Y-%m-%d %H:%M:%S")
@@ -1009,7 +1019,9 @@ def _mutation_sql(ctx: dict, conn: Connection, plan: dict, params: dict | None,
                 except _BadAt as e:
                     raise ChFdwError(f"{enc.label}: {e.bad.message}", e.bad.sqlstate,
                                      detail="Nothing was changed in ClickHouse.") from None
-                rhs = _literal(enc.t, v)
+                # CAST to the non-Nullable type: ClickHouse 18.16 rejects
+                # Nullable constants in ALTER UPDATE
+                rhs = "NULL" if v is None else f"CAST({_literal(enc.t, v)} AS {_not_null_type(enc.ch_text)})"
             assigns.append(f"{quote_identifier(remote)} = {rhs}")
         sql = f"ALTER TABLE {table} UPDATE {', '.join(assigns)} WHERE {where}"
     return sql, f"SELECT count() FROM {table} WHERE {where}", where
