@@ -10,6 +10,8 @@ cancel/timeout/terminate error the user expects.
 
 from __future__ import annotations
 
+import re
+
 # SQLSTATE codes used by the core (PostgreSQL errcodes.txt).
 FDW_ERROR = "HV000"
 FDW_INVALID_OPTION_NAME = "HV00D"
@@ -122,7 +124,8 @@ def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
     code is ClickHouse's numeric error code, text its message.  The message
     names the code so users can look it up; the detail keeps the server text.
     """
-    first_line = text.strip().splitlines()[0] if text and text.strip() else "unknown error"
+    text = server_text(text)
+    first_line = text.splitlines()[0] if text else "unknown error"
     label = f"ClickHouse error {code}" if code is not None else "ClickHouse error"
     if name:
         label += f" ({name})"
@@ -130,5 +133,21 @@ def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
     if context:
         message = f"{context}: {message}"
     sqlstate = _CLICKHOUSE_SQLSTATE.get(code or -1, FDW_ERROR)
-    detail = text.strip() if text and text.strip() != first_line else None
+    detail = text if text and text != first_line else None
     return ChFdwError(message, sqlstate, detail)
+
+
+_STACK_TRACE_RE = re.compile(r"\s*Stack trace\b.*", re.S)
+
+
+def server_text(text: str | None) -> str:
+    """ClickHouse's error text without the "Code: N. DB::Exception:" preamble
+    and without the server's C++ stack trace (old servers append it to
+    every exception they send over the native protocol)."""
+    t = (text or "").strip()
+    t = re.sub(r"^Code:\s*\d+\.\s*", "", t)
+    t = re.sub(r"^(?:e\.displayText\(\) = )?(?:DB::Exception:\s*)+", "", t)
+    t = _STACK_TRACE_RE.sub("", t).rstrip()
+    if t.endswith(".."):
+        t = t[:-1]
+    return t
