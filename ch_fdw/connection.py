@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 import select
+import signal
 import socket
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -36,6 +38,51 @@ class Block:
     nrows: int
     columns: list
     types: list[str]
+
+
+def _run_interruptible(fn, cleanup=None):
+    """Return fn() run on a helper thread, re-raising its exception, while
+    this (the backend's) thread watches for a PostgreSQL cancel.
+
+    For blocking steps that no select() loop covers: the TCP/TLS connect and
+    the server's hello (native), the connect-time probe (http).  They are
+    bounded by connect_timeout, which may be long; a cancel or
+    statement_timeout must not wait for it.  On a cancel this raises
+    Interrupted at once and leaves fn to finish in the background; if it
+    then succeeds, cleanup(result) closes what it opened."""
+    state: dict = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            state["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            state["error"] = e
+        with lock:
+            done.set()
+            late = state.get("abandoned", False)
+        if late and cleanup is not None and "value" in state:
+            try:
+                cleanup(state["value"])
+            except Exception:
+                pass
+
+    # PostgreSQL's signal handlers must keep running on the backend's thread.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        threading.Thread(target=run, name="ch_fdw-connect", daemon=True).start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    while not done.wait(POLL_SECONDS):
+        if interrupt_pending():
+            with lock:
+                if not done.is_set():
+                    state["abandoned"] = True
+                    raise Interrupted()
+    if "error" in state:
+        raise state["error"]
+    return state["value"]
 
 
 class Connection:
@@ -143,16 +190,28 @@ class NativeConnection(Connection):
             kwargs["keyfile"] = config.client_key
         if config.server_hostname:
             kwargs["server_hostname"] = config.server_hostname
+        self._client_kwargs = kwargs
         self.client = Client(**kwargs)
         self._connect()
 
     def _connect(self) -> None:
-        conn = self.client.connection
-        try:
+        """(Re)connect; a cancel interrupts it (see _run_interruptible)."""
+        client = self.client
+        conn = client.connection
+
+        def connect() -> None:
             conn.force_connect()
+            conn.is_query_executing = False   # force_connect() marks a query as started
+
+        try:
+            _run_interruptible(connect, cleanup=lambda _: client.disconnect())
+        except Interrupted:
+            # The abandoned attempt still owns that client; use a new one.
+            from clickhouse_driver import Client
+            self.client = Client(**self._client_kwargs)
+            raise
         except Exception as e:
             raise self._error(e, "could not connect to ClickHouse") from None
-        conn.is_query_executing = False   # force_connect() marks a query as started
         info = conn.server_info
         self.server_version = (info.version_major, info.version_minor, info.version_patch)
 
@@ -215,6 +274,8 @@ class NativeConnection(Connection):
 
     def _stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         from clickhouse_driver.protocol import ServerPacketTypes
+        if not self.client.connection.connected:
+            self._connect()   # dropped after a cancel or a network error
         client = self.client
         conn = client.connection
         finished = False
@@ -308,7 +369,11 @@ class HttpConnection(Connection):
         if config.server_hostname:
             kwargs["server_host_name"] = config.server_hostname
         try:
-            self.client = clickhouse_connect.get_client(**kwargs)
+            # the connect-time probe query, interruptible by a cancel
+            self.client = _run_interruptible(lambda: clickhouse_connect.get_client(**kwargs),
+                                             cleanup=lambda client: client.close())
+        except Interrupted:
+            raise
         except Exception as e:
             raise self._error(e, "could not connect to ClickHouse") from None
         self.server_version = tuple(int(p) for p in re.findall(r"\d+", self.client.server_version or "0")[:3])
