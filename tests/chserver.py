@@ -74,7 +74,7 @@ _USERS = """<?xml version="1.0"?>
             <profile>default</profile>
             <quota>default</quota>
         </default>
-    </users>
+{extra_users}    </users>
     <quotas>
         <default>
             <interval>
@@ -133,12 +133,30 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _users_xml(users: dict[str, str] | None) -> str:
+    from xml.sax.saxutils import escape
+    extra = ""
+    for name, password in (users or {}).items():
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad ClickHouse user name {name!r}")
+        extra += (f"        <{name}>\n"
+                  f"            <password>{escape(password)}</password>\n"
+                  "            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>\n"
+                  "            <profile>default</profile>\n"
+                  "            <quota>default</quota>\n"
+                  f"        </{name}>\n")
+    return _USERS.replace("{extra_users}", extra)
+
+
 def start_clickhouse_18(tmpdir, tcp_port: int, http_port: int,
-                        timeout: float = 30.0) -> ClickHouse18:
+                        timeout: float = 30.0,
+                        users: dict[str, str] | None = None) -> ClickHouse18:
     """Start Debian's ClickHouse 18.16 with all state under tmpdir.
 
-    Waits until the native port accepts a query; raises RuntimeError with
-    the server's log tail if it does not come up in time."""
+    users adds ClickHouse users (name -> plaintext password) next to the
+    passwordless 'default' user.  Waits until the native port accepts a
+    query; raises RuntimeError with the server's log tail if it does not
+    come up in time."""
     if not os.path.exists(CLICKHOUSE_SERVER):
         raise RuntimeError(f"{CLICKHOUSE_SERVER} not installed")
     d = Path(tmpdir).absolute()
@@ -149,7 +167,7 @@ def start_clickhouse_18(tmpdir, tcp_port: int, http_port: int,
             raise RuntimeError(f"port {port} already in use")
     (d / "config.xml").write_text(_CONFIG.format(d=d, tcp_port=tcp_port,
                                                  http_port=http_port))
-    (d / "users.xml").write_text(_USERS)
+    (d / "users.xml").write_text(_users_xml(users))
     err = open(d / "stderr.log", "ab")
     proc = subprocess.Popen(
         [CLICKHOUSE_SERVER, f"--config-file={d / 'config.xml'}"],
