@@ -99,10 +99,11 @@ chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typmod,
 			conv->kind = K_DATE;
 			break;
 		case TIMESTAMPOID:
-			conv->kind = (typmod < 0 || typmod >= 6) ? K_TIMESTAMP : K_OTHER;
+			/* timestamp(p): rounded to p digits in chfdw_py_to_datum */
+			conv->kind = K_TIMESTAMP;
 			break;
 		case TIMESTAMPTZOID:
-			conv->kind = (typmod < 0 || typmod >= 6) ? K_TIMESTAMPTZ : K_OTHER;
+			conv->kind = K_TIMESTAMPTZ;
 			break;
 		case UUIDOID:
 			conv->kind = K_UUID;
@@ -120,8 +121,20 @@ out_of_range(ChFdwColumnConv *conv, PyObject *value)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("value %s is out of range for type %s",
-					s, format_type_with_typemod(conv->typoid, conv->typmod))));
+			 errmsg("value %s of column \"%s\" is out of range for type %s",
+					s, conv->attname, format_type_with_typemod(conv->typoid, conv->typmod))));
+}
+
+/* A timestamp from microseconds since PostgreSQL's epoch, checked and
+ * rounded to the column's precision like timestamp's input function. */
+static Datum
+timestamp_datum(Timestamp ts, PyObject *value, ChFdwColumnConv *conv)
+{
+	if (!IS_VALID_TIMESTAMP(ts))
+		out_of_range(conv, value);
+	if (conv->typmod >= 0 && conv->typmod < MAX_TIMESTAMP_PRECISION)
+		AdjustTimestampForTypmod(&ts, conv->typmod);
+	return TimestampGetDatum(ts);
 }
 
 static Datum
@@ -149,7 +162,8 @@ text_datum(PyObject *value, ChFdwColumnConv *conv)
 	if (memchr(utf8, '\0', len) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-				 errmsg("string value contains a NUL byte (0x00), which PostgreSQL text cannot hold"),
+				 errmsg("string value of column \"%s\" contains a NUL byte (0x00), which PostgreSQL text cannot hold",
+						conv->attname),
 				 errhint("Declare the column as bytea, or strip NULs in ClickHouse.")));
 	/* Python guarantees valid UTF-8; convert only for non-UTF8 databases. */
 	if (GetDatabaseEncoding() == PG_UTF8)
@@ -290,10 +304,11 @@ chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull)
 
 				if (overflow || us < PG_INT64_MIN / 2 || us > PG_INT64_MAX / 2)
 					out_of_range(conv, value);
-				return TimestampGetDatum((Timestamp) (us - UNIX_TO_PG_USECS));
+				return timestamp_datum((Timestamp) (us - UNIX_TO_PG_USECS), value, conv);
 			}
 			if (PyDateTime_Check(value))
-				return TimestampGetDatum(datetime_usecs(value, conv->kind == K_TIMESTAMPTZ, conv));
+				return timestamp_datum(datetime_usecs(value, conv->kind == K_TIMESTAMPTZ, conv),
+									   value, conv);
 			break;
 		case K_UUID:
 			if (!PyUnicode_Check(value))
