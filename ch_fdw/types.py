@@ -850,7 +850,8 @@ def fetch_plan(ch_type: str, pg_type: str, column_label: str,
             f"read as PostgreSQL type {pg_type}",
             errors.FDW_INVALID_DATA_TYPE,
             detail=reason or None,
-            hint=f"Declare the column as {suggested} (or text).") from None
+            hint=f"Declare the column as {suggested}" +
+                 (" (or text)." if suggested != "text" else ".")) from None
     return ColumnFetch(expr, conv, cat if not dims else cat + "[]" * dims)
 
 
@@ -915,6 +916,29 @@ def _epoch_wall(tz: str | None) -> str:
         except Exception:
             pass
     return "1970-01-01 00:00:00"
+
+
+def _wall_micros(tz: str):
+    """Converter: Unix seconds -> wall-clock microseconds in zone tz (None
+    when Python does not know the zone)."""
+    try:
+        from zoneinfo import ZoneInfo
+        zone = ZoneInfo(tz)
+    except Exception:
+        return None
+    naive_epoch = _dt.datetime(1970, 1, 1)
+    fromts = _dt.datetime.fromtimestamp
+
+    def conv(values: list) -> list:
+        out = []
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            d = fromts(v, zone).replace(tzinfo=None) - naive_epoch
+            out.append((d.days * 86400 + d.seconds) * 1000000)
+        return out
+    return conv
 
 
 def _zero_datetime_fix(tz: str | None):
@@ -1096,6 +1120,13 @@ def _plan_datetime(t: ChType, cat: str, f: _Features):
     if cat == "timestamp":
         # the wall clock in the column's time zone, read as if it were UTC
         if not dt64:
+            if not f.valid_utf8 and t.timezone:
+                # ClickHouse < 20's DateLUT gets the local time of instants in
+                # the first hours of 1970 wrong (toMinute() = 198 at the
+                # epoch in Asia/Kolkata): wall clock from the instant here.
+                conv = _wall_micros(t.timezone)
+                if conv is not None:
+                    return "toUInt32({})", conv
             # wall-clock parts in the column's time zone; no string parsing
             # (ClickHouse 18 prints the epoch as 0000-00-00 00:00:00)
             return ("(toInt64(toInt32(toDate({0}))) * 86400 + toHour({0}) * 3600"
