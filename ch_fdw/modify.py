@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
+import gc
 import ipaddress as _ip
 import json as _json
 import math as _math
@@ -807,6 +808,9 @@ class Writer:
         self.relname = ctx["relname"]
         self.encoders = _encoders(ctx, self.conn, self.ref, attnums)
         self.batch_size = batch_size_of(ctx)
+        from .options import parse_settings
+        self.settings = parse_settings(ctx["server"].get("insert_settings", ""))
+        self.settings.update(parse_settings(ctx["table"].get("insert_settings", "")))
         self.rows_sent = 0
         self.batches_sent = 0
         self.column_names = [e.remote for e in self.encoders]
@@ -825,6 +829,15 @@ class Writer:
                              "partly stored).")
         return before + f" Nothing of the failed batch of {n} row{'s' if n != 1 else ''} was sent."
 
+    def _batch_settings(self) -> dict | None:
+        """Settings for the next INSERT.  A deduplication token gets the batch
+        number appended (token-1, token-2, ...): each batch is its own INSERT,
+        and re-running the same load reproduces the same tokens."""
+        token = self.settings.get("insert_deduplication_token")
+        if not token:
+            return self.settings or None
+        return dict(self.settings, insert_deduplication_token=f"{token}-{self.batches_sent + 1}")
+
     def write(self, n: int, columns: list) -> int:
         """Convert and send n rows (one INSERT); returns rows sent so far."""
         if n == 0:
@@ -840,7 +853,8 @@ class Writer:
                                  detail=f"Row {row} of the statement.{shown} " + self._sent_detail(n)) from None
         try:
             with _decimal.localcontext(_decimal.Context(prec=100)):
-                self.conn.insert(self.ref.db, self.ref.table, self.column_names, self.column_types, data)
+                self.conn.insert(self.ref.db, self.ref.table, self.column_names, self.column_types, data,
+                                 self._batch_settings())
         except Interrupted:
             raise
         except ChFdwError as e:
@@ -849,6 +863,12 @@ class Writer:
                              hint=e.hint) from None
         self.rows_sent += n
         self.batches_sent += 1
+        del data
+        if self.conn.protocol == "http":
+            # clickhouse-connect's insert leaves reference cycles that hold the
+            # batch; the backend allocates few Python containers, so the cyclic
+            # GC would rarely run and memory would grow with every batch.
+            gc.collect()
         return self.rows_sent
 
 

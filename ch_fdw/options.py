@@ -120,6 +120,7 @@ SERVER_OPTIONS: dict[str, OptionSpec] = {
     "fetch_size": OptionSpec(_int_checker(1, 10_000_000), "rows per batch streamed to PostgreSQL (default 65536)"),
     "settings": OptionSpec(_settings, "ClickHouse settings sent with every query"),
     "batch_size": OptionSpec(_int_checker(1, 1_000_000), "rows per INSERT sent to ClickHouse (default 65536)"),
+    "insert_settings": OptionSpec(_settings, "ClickHouse settings sent with every INSERT (e.g. insert_deduplication_token)"),
 }
 
 USER_MAPPING_OPTIONS: dict[str, OptionSpec] = {
@@ -132,6 +133,7 @@ TABLE_OPTIONS: dict[str, OptionSpec] = {
     "table_name": OptionSpec(_nonempty, "ClickHouse table name (default: the foreign table's name)"),
     "fetch_size": SERVER_OPTIONS["fetch_size"],
     "batch_size": SERVER_OPTIONS["batch_size"],
+    "insert_settings": SERVER_OPTIONS["insert_settings"],
 }
 
 COLUMN_OPTIONS: dict[str, OptionSpec] = {

@@ -189,6 +189,23 @@ def test_statement_rows_arrive_together_and_rollback_keeps_them(pg, engine, serv
         assert parts == 1
 
 
+def test_idempotent_load_with_deduplication_token(pg, engine, server, uniq):
+    """insert_settings carries insert_deduplication_token: re-running the
+    same load (same rows, same batch_size) stores nothing twice."""
+    if not engine.modern:
+        pytest.skip("insert_deduplication_token needs ClickHouse >= 22.2")
+    foreign_table(pg, engine, server, uniq, "id Int64", "id bigint",
+                  engine_clause="MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100")
+    pg.execute(f"ALTER FOREIGN TABLE {uniq} OPTIONS (ADD batch_size '100', "
+               "ADD insert_settings 'insert_deduplication_token=load-1')")
+    for _ in range(2):
+        pg.execute(f"INSERT INTO {uniq} SELECT generate_series(1, 250)")
+    assert engine.query(f"SELECT count() FROM default.{uniq}")[0][0] == 250
+    pg.execute(f"ALTER FOREIGN TABLE {uniq} OPTIONS (SET insert_settings 'insert_deduplication_token=load-2')")
+    pg.execute(f"INSERT INTO {uniq} SELECT generate_series(1, 250)")
+    assert engine.query(f"SELECT count() FROM default.{uniq}")[0][0] == 500
+
+
 # ---------------------------------------------------------------- defaults, RETURNING
 
 def test_omitted_columns_get_clickhouse_defaults(pg, engine, server, uniq):
