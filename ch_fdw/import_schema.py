@@ -19,6 +19,8 @@ Decisions:
 * IMPORT options: import_not_null ('true' default: NOT NULL for non-Nullable
   columns), import_unknown_types ('true' default; 'false' skips columns of
   unknown types).  Any other option raises FDW_INVALID_OPTION_NAME.
+* A remote database that does not exist is an error (FDW_SCHEMA_NOT_FOUND,
+  like postgres_fdw), not an import of nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = ["columns_query", "build_statements", "quote_ident", "quote_literal",
            "IMPORT_OPTIONS"]
 
 IMPORT_OPTIONS = {"import_not_null": "true", "import_unknown_types": "true"}
+FDW_SCHEMA_NOT_FOUND = "HV00Q"
 
 # PostgreSQL reserved and type/func-name keywords (kwlist.h categories
 # RESERVED_KEYWORD, TYPE_FUNC_NAME_KEYWORD, COL_NAME_KEYWORD) — quote_ident()
@@ -106,9 +109,15 @@ def columns_query(remote_db: str, list_type: str = "ALL",
     # system.columns come in column order.
     v = tuple(server_version) if server_version is not None else (99,)
     pos = "rowNumberInAllBlocks()" if v < (20,) else "position"
+    where = (f"database = {db} AND table IN (SELECT name FROM system.tables "
+             f"WHERE {' AND '.join(conds)})")
+    # When no column matches, one sentinel row ('', '', '', 0) says that the
+    # database exists; no row at all means it does not (build_statements
+    # raises then).
     return (f"SELECT table, name, type, {pos} AS position FROM system.columns "
-            f"WHERE database = {db} AND table IN (SELECT name FROM system.tables "
-            f"WHERE {' AND '.join(conds)}) ORDER BY table, position")
+            f"WHERE {where} ORDER BY table, position "
+            f"UNION ALL SELECT '', '', '', toUInt64(0) FROM system.databases "
+            f"WHERE name = {db} AND (SELECT count() FROM system.columns WHERE {where}) = 0")
 
 
 def _list_type(list_type: str) -> str:
@@ -159,9 +168,19 @@ def build_statements(rows: Iterable, *, server_name: str, local_schema: str,
     wanted = set(tables or [])
 
     by_table: dict[str, list] = {}
+    rows = list(rows)
+    if not rows:
+        # columns_query() returns a sentinel row for an existing database
+        raise errors.ChFdwError(
+            f'ClickHouse database "{remote_db}" does not exist on server "{server_name}"',
+            FDW_SCHEMA_NOT_FOUND,
+            hint="IMPORT FOREIGN SCHEMA takes a ClickHouse database name, which is "
+                 "case-sensitive; quote it, e.g. IMPORT FOREIGN SCHEMA \"MyDb\".")
     for i, row in enumerate(rows):
         row = tuple(row)
         table, col, ch_type = row[0], row[1], row[2]
+        if ch_type == "":
+            continue                  # the "database exists" sentinel
         pos = row[3] if len(row) > 3 and row[3] is not None else i
         if lt == "LIMIT TO" and table not in wanted:
             continue
