@@ -35,10 +35,14 @@ install: install-python
 # Installs the package and its pinned-range dependencies into a private
 # directory (not the system site-packages) that the bridge puts on sys.path.
 install-python:
-	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR)'
+	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR).new' '$(DESTDIR)$(CH_FDW_PYTHON_DIR).old'
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip install --quiet --no-compile --root-user-action=ignore \
-	    --no-warn-script-location --target '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' .
-	rm -rf build ch_fdw.egg-info
+	    --no-warn-script-location --target '$(DESTDIR)$(CH_FDW_PYTHON_DIR).new' .
+	# swap in the new tree so running backends never see a half-written one
+	if [ -d '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' ]; then \
+	    mv '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' '$(DESTDIR)$(CH_FDW_PYTHON_DIR).old'; fi
+	mv '$(DESTDIR)$(CH_FDW_PYTHON_DIR).new' '$(DESTDIR)$(CH_FDW_PYTHON_DIR)'
+	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR).old' build ch_fdw.egg-info
 
 VENV ?= .venv
 venv: $(VENV)/.done

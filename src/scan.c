@@ -117,7 +117,8 @@ shippable_walker(Node *node, ShippableContext *cx)
 			{
 				Param	   *p = (Param *) node;
 
-				if (p->paramkind != PARAM_EXTERN || !is_builtin(p->paramtype))
+				if ((p->paramkind != PARAM_EXTERN && p->paramkind != PARAM_EXEC) ||
+					!is_builtin(p->paramtype))
 					return true;
 				cx->params = list_append_unique(cx->params, p);
 				return false;
@@ -173,6 +174,35 @@ is_shippable(Expr *clause, RelOptInfo *rel, List **params)
 	return true;
 }
 
+/*
+ * Parameters reach Python as $n.  Executor parameters (correlated
+ * subqueries, initplans, nested-loop parameters) are renumbered past the
+ * external ones so the two kinds never share a number.
+ */
+#define EXEC_PARAM_ID_BASE 100000
+
+static int
+shown_param_id(Param *p)
+{
+	return p->paramkind == PARAM_EXEC ? EXEC_PARAM_ID_BASE + p->paramid : p->paramid;
+}
+
+static Node *
+show_exec_params_mutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+	{
+		Param	   *p = (Param *) copyObject(node);
+
+		p->paramkind = PARAM_EXTERN;
+		p->paramid = shown_param_id((Param *) node);
+		return (Node *) p;
+	}
+	return expression_tree_mutator(node, show_exec_params_mutator, context);
+}
+
 static PyObject *
 param_types_dict(List *params)
 {
@@ -184,7 +214,7 @@ param_types_dict(List *params)
 	foreach(lc, params)
 	{
 		Param	   *p = (Param *) lfirst(lc);
-		PyObject   *k = PyLong_FromLong(p->paramid);
+		PyObject   *k = PyLong_FromLong(shown_param_id(p));
 		PyObject   *v = chfdw_py_text(format_type_be(p->paramtype));
 
 		if (k == NULL || PyDict_SetItem(d, k, v) < 0)
@@ -261,7 +291,7 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		if (is_shippable(ri->clause, baserel, &params))
 		{
 			/* deparse_context_for() knows this table as range table entry 1 */
-			Node	   *clause = copyObject((Node *) ri->clause);
+			Node	   *clause = show_exec_params_mutator((Node *) ri->clause, NULL);
 
 			ChangeVarNodes(clause, baserel->relid, 1, 0);
 			candidates = lappend(candidates, ri);
@@ -537,7 +567,7 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	foreach(lc, fpinfo->params)
 	{
-		param_ids = lappend_int(param_ids, ((Param *) lfirst(lc))->paramid);
+		param_ids = lappend_int(param_ids, shown_param_id((Param *) lfirst(lc)));
 		fdw_exprs = lappend(fdw_exprs, lfirst(lc));
 	}
 	if (has_limit)

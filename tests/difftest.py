@@ -351,7 +351,8 @@ class TranslatorRunner:
     def translate(self, sql: str):
         from ch_fdw.translate.query import translate_query
         text, types = self.deparser.deparse(sql)
-        return text, translate_query(text, self.tables, {}, types, self.dialect, timezone=self.tz)
+        return text, translate_query(text, self.tables, {}, types, self.dialect, timezone=self.tz,
+                                     fetch_expressions=False)
 
     def __call__(self, sql: str):
         from ch_fdw.translate.query import NotPushable

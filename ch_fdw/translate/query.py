@@ -135,12 +135,16 @@ class QueryTranslation:
 
 def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict[int, str],
                     output_types: list[str], dialect: Dialect, *,
-                    timezone: str | None = None) -> QueryTranslation:
+                    timezone: str | None = None,
+                    fetch_expressions: bool = True) -> QueryTranslation:
     """Translate a deparsed PostgreSQL SELECT; raises NotPushable.
 
     timezone: PostgreSQL's session TimeZone (an IANA name).  Without it,
     operations whose result depends on it (date_trunc/extract on timestamptz,
-    date <-> timestamptz conversions) are refused."""
+    date <-> timestamptz conversions) are refused.
+    fetch_expressions: wrap each output in the server-side fetch expression
+    the scan's converters expect (ch_fdw.types.fetch_plan); off gives plain
+    ClickHouse values (for running the SQL directly)."""
     try:
         text = pg_sql.strip().rstrip(";").strip()
         if "\0" in text:
@@ -161,6 +165,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
                               f"{'.'.join(map(str, dialect.version))})")
         tr = _Translator(tables, param_types or {}, dialect, timezone)
         tr.top_types = list(output_types)
+        tr.fetch_expressions = fetch_expressions
         sql, outs = tr.query(trees[0], None, top=True)
         if len(outs) != len(output_types):
             raise Unsupported(f"query has {len(outs)} output columns, caller expects {len(output_types)}")
@@ -2374,6 +2379,7 @@ class _Translator:
 
     top_types: list = []
     top_ch_types: list = []
+    fetch_expressions: bool = True
 
     def output_expr(self, t: T, i: int) -> str:
         """Top-level output i: a ClickHouse expression whose type converts to
@@ -2390,15 +2396,19 @@ class _Translator:
         if t.kind != kind and not ({t.kind, kind} <= {"text", "bpchar"}):
             raise Unsupported(f"output column {i + 1}: computed {t.kind}, expected {pgt}")
         if kind == "int":
-            f = {16: "toInt16", 32: "toInt32", 64: "toInt64"}[pg.bits]
-            e, ct = f"{f}({ref})", f[2:]
+            # accurateCast raises on overflow (PostgreSQL's "out of range")
+            # where toInt32() would silently wrap around
+            ct = {16: "Int16", 32: "Int32", 64: "Int64"}[pg.bits]
+            target = f"Nullable({ct})" if t.nullable else ct
+            e = f"accurateCast({ref}, '{target}')"
         elif kind == "numeric":
             tm = _numeric_typmod(pgt)
             if tm is not None and tm[1] != t.scale:
                 raise Unsupported(f"output column {i + 1}: numeric scale differs")
             if t.scale is None or t.scale > 38:
                 raise Unsupported(f"output column {i + 1}: numeric scale unknown or > 38")
-            e, ct = f"toDecimal128({ref}, {t.scale})", f"Decimal(38, {t.scale})"
+            # Decimal256 holds every ClickHouse decimal (up to 76 digits)
+            e, ct = f"toDecimal256({ref}, {t.scale})", f"Decimal(76, {t.scale})"
         elif kind == "bool":
             e, ct = (f"toBool({ref})", "Bool") if self.version >= (22, 1) else (f"toUInt8({ref})", "UInt8")
         elif kind == "bpchar":
@@ -2437,10 +2447,10 @@ class _Translator:
         from ch_fdw.errors import ChFdwError
         from ch_fdw.types import fetch_plan
         try:
-            e = fetch_plan(ct, pgt, f"output column {i + 1}", self.version).expression.format(e)
+            fp = fetch_plan(ct, pgt, f"output column {i + 1}", self.version)
         except ChFdwError as ex:
             raise Unsupported(ex.message)
-        return e
+        return fp.expression.format(e) if self.fetch_expressions else e
 
 
 _AGG_NAMES = {"string_agg", "bool_and", "bool_or", "every", "stddev_samp", "stddev_pop",
