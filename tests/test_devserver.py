@@ -386,3 +386,158 @@ def test_data_survives_restart_and_dir_is_exclusive_and_sigterm_is_clean(tmp_pat
         c.close()
     finally:
         assert again.stop() == 0
+
+
+# --- INSERT errors are reported, never swallowed ------------------------------
+
+def http_insert(port, sql, body, **params):
+    qs = urllib.parse.urlencode(dict(params, **({"query": sql} if sql else {})))
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/?{qs}", method="POST", data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def count(client, table):
+    return client.query(f"SELECT count() FROM {table}").result_rows[0][0]
+
+
+def assert_ch_error(reply, code, status=500):
+    got_status, headers, body = reply
+    assert (got_status, headers.get("X-ClickHouse-Exception-Code")) == (status, str(code)), reply
+    assert body.startswith(f"Code: {code}. DB::Exception: ".encode()), body
+    assert not body.startswith(f"Code: {code}. DB::Exception: Code:".encode()), body  # not wrapped twice
+
+
+def test_insert_violating_check_constraint_is_an_error(server, client):
+    client.command("DROP TABLE IF EXISTS chk")
+    client.command("CREATE TABLE chk (x Int32, s String, CONSTRAINT c CHECK x > 0) ENGINE = MergeTree ORDER BY x")
+    # clickhouse-connect: Native, lz4-compressed body.
+    with pytest.raises(DatabaseError, match="code: 469"):
+        client.insert("chk", [[1, "a"], [-1, "b"]], column_names=["x", "s"])
+    with pytest.raises(DatabaseError, match="code: 469"):
+        server.client(compress=False).insert("chk", [[-5, "c"]], column_names=["x", "s"])
+    port = server.port
+    assert_ch_error(http_insert(port, "INSERT INTO chk FORMAT TSV", b"5\ta\n-3\tb\n"), 469)
+    assert_ch_error(http_insert(port, "INSERT INTO chk (x, s) FORMAT CSV", b"5,a\n-3,b\n"), 469)
+    assert_ch_error(http_insert(port, "INSERT INTO chk FORMAT Values", b"(5, 'a'), (-3, 'b')"), 469)
+    assert_ch_error(http_insert(port, None, b"INSERT INTO chk FORMAT TSV\n5\ta\n-3\tb\n"), 469)
+    assert_ch_error(http_insert(port, "INSERT INTO chk SETTINGS max_insert_block_size = 1 FORMAT TSV",
+                                b"5\ta\n-3\tb\n"), 469)
+    assert_ch_error(http_insert(port, "INSERT INTO chk VALUES (5, 'a'), (-3, 'b')", b""), 469)
+    assert_ch_error(http_insert(port, "INSERT INTO chk SELECT -1, 'x'", b""), 469)
+    assert count(client, "chk") == 0
+    # Valid rows still go in, and report what they wrote.
+    assert client.insert("chk", [[1, "a"], [2, "b"]], column_names=["x", "s"]).written_rows == 2
+    status, headers, _ = http_insert(port, "INSERT INTO chk SETTINGS max_insert_block_size = 1 FORMAT TSV", b"3\tc\n")
+    assert status == 200 and '"written_rows": "1"' in headers["X-ClickHouse-Summary"]
+    assert count(client, "chk") == 3
+
+
+def test_insert_bad_tsv_value_is_an_error(server, client):
+    client.command("DROP TABLE IF EXISTS badtsv")
+    client.command("CREATE TABLE badtsv (x Int32, y Int32 DEFAULT throwIf(x = 7, 'bad x') + x, "
+                   "e Enum8('a' = 1) DEFAULT 'a') ENGINE = MergeTree ORDER BY x")
+    port = server.port
+    assert_ch_error(http_insert(port, "INSERT INTO badtsv (x) FORMAT TSV", b"1\nabc\n"), 27, status=400)
+    assert_ch_error(http_insert(port, "INSERT INTO badtsv (x, e) FORMAT TSV", b"1\tzzz\n"), 691)
+    # A value the format accepts but the table rejects while computing the row.
+    assert_ch_error(http_insert(port, "INSERT INTO badtsv (x) FORMAT TSV", b"1\n7\n"), 395)
+    with pytest.raises(DatabaseError, match="code: 395"):
+        client.insert("badtsv", [[7]], column_names=["x"])
+    assert count(client, "badtsv") == 0
+    # The error text speaks of the data, not of the devserver's plumbing.
+    _, _, body = http_insert(port, "INSERT INTO badtsv (x) FORMAT TSV", b"1\nabc\n")
+    assert b"ch-fdw-devserver-" not in body and b"INFILE" not in body
+
+
+def test_insert_into_table_with_throwing_materialized_view_is_an_error(server, client):
+    for stmt in ("DROP VIEW IF EXISTS mv_throw", "DROP TABLE IF EXISTS mv_src", "DROP TABLE IF EXISTS mv_dst",
+                 "CREATE TABLE mv_src (x Int32) ENGINE = MergeTree ORDER BY x",
+                 "CREATE TABLE mv_dst (y Int32) ENGINE = MergeTree ORDER BY y",
+                 "CREATE MATERIALIZED VIEW mv_throw TO mv_dst AS SELECT x + throwIf(x = 13, 'mv says no') AS y FROM mv_src"):
+        client.command(stmt)
+    with pytest.raises(DatabaseError, match="code: 395"):
+        client.insert("mv_src", [[1], [13]], column_names=["x"])
+    assert_ch_error(http_insert(server.port, "INSERT INTO mv_src FORMAT TSV", b"2\n13\n"), 395)
+    assert_ch_error(http_insert(server.port, "INSERT INTO mv_src FORMAT JSONEachRow", b'{"x": 13}\n'), 395)
+    assert count(client, "mv_dst") == 0
+    client.insert("mv_src", [[3]], column_names=["x"])
+    assert client.query("SELECT y FROM mv_dst").result_rows == [(3,)]
+
+
+def test_insert_error_after_blocks_were_accepted_is_reported(server, client):
+    client.command("DROP TABLE IF EXISTS late_err")
+    client.command("CREATE TABLE late_err (x Int64, CONSTRAINT c CHECK x != 2999990) ENGINE = MergeTree ORDER BY x")
+    body = b"".join(b"%d\n" % i for i in range(3000000))
+    reply = http_insert(server.port, "INSERT INTO late_err FORMAT TSV", body, max_insert_block_size="100000")
+    assert_ch_error(reply, 469)
+    # Through clickhouse-connect, several Native blocks in one compressed body.
+    rows = [[i] for i in range(2999900, 3000000)]
+    with pytest.raises(DatabaseError, match="code: 469"):
+        client.insert("late_err", rows, column_names=["x"], settings={"max_insert_block_size": 10})
+    assert client.query("SELECT count() FROM late_err WHERE x = 2999990").result_rows == [(0,)]
+
+
+def _send_chunked_insert(port, sql, chunks, finish):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    q = urllib.parse.quote(sql)
+    s.sendall(f"POST /?query={q} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    for c in chunks:
+        s.sendall(b"%X\r\n%s\r\n" % (len(c), c))
+    if finish:
+        s.sendall(b"0\r\n\r\n")
+    return s
+
+
+def test_truncated_chunked_insert_body_is_not_committed(server, client):
+    client.command("DROP TABLE IF EXISTS trunc")
+    client.command("CREATE TABLE trunc (x Int32) ENGINE = MergeTree ORDER BY x")
+    # The client dies mid-body: what arrived must not be committed as if complete.
+    s = _send_chunked_insert(server.port, "INSERT INTO trunc FORMAT TSV", [b"1\n2\n", b"3\n"], finish=False)
+    s.sendall(b"5\r\n4\n")  # half a chunk, then the connection is gone
+    s.close()
+    time.sleep(1)
+    assert count(client, "trunc") == 0
+    s = _send_chunked_insert(server.port, "INSERT INTO trunc FORMAT TSV", [b"1\n2\n", b"3\n"], finish=True)
+    reply = s.recv(65536)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert count(client, "trunc") == 3
+
+
+def test_killed_insert_reports_cancellation_and_commits_nothing(server, client):
+    client.command("DROP TABLE IF EXISTS killed_ins")
+    client.command("CREATE TABLE killed_ins (x Int32) ENGINE = MergeTree ORDER BY x")
+    qid = "ins-" + uuid.uuid4().hex
+    sql = "INSERT INTO killed_ins FORMAT TSV"
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    s.sendall(f"POST /?query_id={qid}&query={urllib.parse.quote(sql)} HTTP/1.1\r\nHost: x\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n".encode())
+    s.sendall(b"4\r\n1\n2\n\r\n")
+    time.sleep(0.5)
+    killer = threading.Thread(target=lambda: server.client().query(f"KILL QUERY WHERE query_id = '{qid}' SYNC"))
+    killer.start()
+    time.sleep(0.5)
+    try:
+        s.sendall(b"2\r\n3\n\r\n0\r\n\r\n")
+    except OSError:
+        pass
+    reply = s.recv(65536)
+    s.close()
+    killer.join(15)
+    assert not killer.is_alive()
+    assert reply.startswith(b"HTTP/1.1 500") and b"X-ClickHouse-Exception-Code: 394" in reply, reply
+    assert count(client, "killed_ins") == 0
+
+
+def test_failed_request_does_not_leave_its_database_in_the_session(server, client):
+    client.command("CREATE DATABASE IF NOT EXISTS sess_other")
+    sid = "s-" + uuid.uuid4().hex
+    assert http_query(server.port, "SELECT 1", session_id=sid)[0] == 200
+    status, headers, _ = http_query(server.port, "SELECT 1", session_id=sid, database="sess_other",
+                                    no_such_setting="1")
+    assert headers["X-ClickHouse-Exception-Code"] == "115"
+    assert http_query(server.port, "SELECT currentDatabase()", session_id=sid)[2] == b"default\n"

@@ -149,18 +149,20 @@ class Engine:
         with self._lock:
             return self._running.get(query_id)
 
-    def kill(self, run):
+    def kill(self, run, sync=True):
         """Cancel a running query; returns once the engine has stopped it.
 
         The flag stops a stream between blocks; KILL ... SYNC on a separate
         connection stops a query that is busy inside the engine (e.g. a long
-        aggregation that has not produced its first block yet).
+        aggregation that has not produced its first block yet). With
+        sync=False it returns as soon as the engine has marked the query
+        cancelled (it stops at its next check, e.g. when its input ends).
         """
         run.cancelled.set()
         conn = self.connect()
         try:
             self.query_text("KILL QUERY WHERE startsWith(query, "
-                            f"{sql_string(run.marker)}) SYNC FORMAT Null", conn)
+                            f"{sql_string(run.marker)}) {'SYNC' if sync else 'ASYNC'} FORMAT Null", conn)
         except ChError:
             pass  # the query finished meanwhile
         finally:

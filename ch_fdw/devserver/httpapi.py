@@ -6,12 +6,15 @@ data in the body, /ping, ClickHouse's error status/header/text, and results
 streamed block by block with chunked transfer encoding.
 """
 
+import errno
 import json
 import os
 import re
 import select
 import socket
+import tempfile
 import threading
+import time
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,14 +176,22 @@ class Handler(BaseHTTPRequestHandler):
     def _body_chunks(self):
         """Yield the request body in pieces (Content-Length or chunked)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            truncated = ChError(33, "Unexpected end of chunked request body. (CANNOT_READ_ALL_DATA)")
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                line = self.rfile.readline()
+                if not line.endswith(b"\n"):  # the client went away mid-body
+                    raise truncated
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise ChError(33, "Malformed chunk size in request body. (CANNOT_READ_ALL_DATA)") from None
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return
                 data = self.rfile.read(size)
-                self.rfile.readline()
+                if len(data) != size or not self.rfile.readline().endswith(b"\n"):
+                    raise truncated
                 yield data
         else:
             left = int(self.headers.get("Content-Length") or 0)
@@ -264,7 +275,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 tz = settings.get("session_timezone") or engine.timezone
                 if insert is not None:
-                    self._insert(conn, run, *insert, query_id=query_id)
+                    self._insert(conn, run, *insert, query_id=query_id, qparams=qparams)
                 else:
                     self._select(conn, run, sql, fmt, qparams, query_id, tz)
             except ChError as e:
@@ -308,26 +319,67 @@ class Handler(BaseHTTPRequestHandler):
                 f"'default' AS user, {sql_string(run.sql if run else '')} AS query "
                 f"WHERE {1 if run else 0}" + (f" FORMAT {m.group(3)}" if m.group(3) else ""))
 
-    def _insert(self, conn, run, head, fmt, chunks, query_id):
+    def _insert(self, conn, run, head, fmt, chunks, query_id, qparams=None):
+        """INSERT ... FORMAT fmt with the body streamed into the engine.
+
+        chDB's own streaming-insert API (send_insert/insert_append/insert_done)
+        loses errors raised where the rows land (CHECK constraints, throwing
+        materialized views, type conversion): insert_done reports the rows as
+        written while none were stored. So the INSERT runs as an ordinary query
+        reading ``FROM INFILE`` a private FIFO, which reports every error the
+        way any query does, while this thread copies the body into the FIFO.
+        """
         run.sql = head
-        try:
-            ins = conn.send_insert(run.marker + head, fmt)
-            try:
-                for data in chunks:
-                    if run.cancelled.is_set():
-                        raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
-                    if data:
-                        conn.insert_append(ins, data)
-                res = conn.insert_done(ins)
-            except BaseException:
+        with tempfile.TemporaryDirectory(prefix="ch-fdw-devserver-") as tmp:
+            fifo = os.path.join(tmp, "body")
+            os.mkfifo(fifo, 0o600)
+            sql = run.marker + _from_infile(head, fifo) + f" FORMAT {fmt}"
+            outcome = {}
+            finished = threading.Event()
+
+            def execute():
                 try:
-                    conn.insert_cancel(ins)
-                except Exception:
-                    pass
-                raise
-        except RuntimeError as e:
-            raise ChError.from_engine(e) from None
-        written = str(res.rows_written())
+                    outcome["res"] = conn.query(sql, "TabSeparated", params=qparams or {})
+                except RuntimeError as e:
+                    outcome["err"] = ChError.from_engine(e)
+                except BaseException as e:  # noqa: BLE001 - reported to the client below
+                    outcome["err"] = ChError(1001, f"{type(e).__name__}: {e}. (STD_EXCEPTION)")
+                finally:
+                    finished.set()
+
+            worker = threading.Thread(target=execute, name="insert", daemon=True)
+            worker.start()
+            fd = _open_writer(fifo, finished)
+            failure = None
+            try:
+                if fd is not None:
+                    for data in chunks:
+                        if run.cancelled.is_set():
+                            raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
+                        if data and not _feed(fd, data, finished):
+                            self.close_connection = True  # the rest of the body stays unread
+                            break  # the engine stopped reading: its error is in outcome
+            except BaseException as e:
+                failure = e
+            if fd is not None:
+                if failure is not None and not finished.is_set():
+                    # End of input must not look like a complete body: cancel the
+                    # query first, so what was already fed is not committed.
+                    self.server.engine.kill(run, sync=False)
+                os.close(fd)
+            worker.join()
+        if failure is not None:
+            raise failure
+        if "err" in outcome:
+            e = outcome["err"]
+            # FROM INFILE is our plumbing: say it the way an HTTP body error reads.
+            text = re.sub(r"^(Code: \d+\. DB::Exception: )\1", r"\1", e.text)
+            text = re.sub(r"(\(\w+\)) \(version [^)]*\)\. \1$", r"\1", text.replace(f" (in file/uri {fifo})", ""))
+            raise ChError(e.code, text)
+        res = outcome.get("res")
+        if res is not None and res.has_error():
+            raise ChError.from_engine(res.error_message())
+        written = str(res.rows_written() if res is not None else 0)
         summary = {"read_rows": "0", "written_rows": written, "result_rows": written}
         self._reply(200, b"", "text/plain; charset=UTF-8", query_id=query_id, summary=summary)
 
@@ -344,6 +396,8 @@ class Handler(BaseHTTPRequestHandler):
                 res = conn.query(full, fmt, params=qparams)
             except RuntimeError as e2:
                 raise ChError.from_engine(e2) from None
+            if res is not None and res.has_error():
+                raise ChError.from_engine(res.error_message())
             data = res.bytes() if res is not None else b""
             summary = {"read_rows": str(res.rows_read()), "written_rows": str(res.rows_written())} if res else None
             return self._reply(200, data, _content_type(fmt), query_id=query_id, fmt=fmt, tz=tz, summary=summary)
@@ -365,8 +419,12 @@ class Handler(BaseHTTPRequestHandler):
                     if done:
                         break
                     chunk, done = self._fetch(conn, stream, run)
-            except ChError as e:
+            except (BrokenPipeError, ConnectionResetError):
+                raise
+            except Exception as e:
                 # Headers are gone; use ClickHouse's in-band exception block.
+                if not isinstance(e, ChError):
+                    e = ChError(1001, f"{type(e).__name__}: {e}. (STD_EXCEPTION)")
                 msg = e.text.encode() + b"\n"
                 block = b"__exception__\r\n%s\r\n%s%d %s\r\n__exception__\r\n" % (
                     tag.encode(), msg, len(msg), tag.encode())
@@ -421,7 +479,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.close_connection = True  # the request body may be unread
-        body = (e.text.rstrip() + f" (version {self.server.engine.version})\n").encode()
+        text = e.text.rstrip()
+        if not text.endswith(")") or "(version " not in text[-40:]:  # chDB adds it to some errors
+            text += f" (version {self.server.engine.version})"
+        body = (text + "\n").encode()
         self.send_response(status or _STATUS.get(e.code, 500))
         self.send_header("X-ClickHouse-Exception-Code", str(e.code))
         self.send_header("Content-Type", "text/plain; charset=UTF-8")
@@ -442,6 +503,26 @@ def _prepare(engine, conn, is_session, database, settings):
     so their previous values are restored afterwards.
     """
     undo = []
+    try:
+        _apply(engine, conn, is_session, database, settings, undo)
+    except BaseException:
+        # A session must not keep the database of a request that failed here.
+        for fn in reversed(undo):
+            try:
+                fn()
+            except ChError:
+                pass
+        raise
+    if not undo:
+        return None
+
+    def restore():
+        for fn in reversed(undo):
+            fn()
+    return restore
+
+
+def _apply(engine, conn, is_session, database, settings, undo):
     if database:
         if is_session:
             prev_db = engine.query_text("SELECT currentDatabase()", conn).strip()
@@ -459,13 +540,76 @@ def _prepare(engine, conn, is_session, database, settings):
                     "SET " + ", ".join(f"{n} = {sql_string(v)}" for n, v in prev.items()), conn))
         engine.query_text("SET " + ", ".join(
             f"{_ident(n)} = {sql_string(v)}" for n, v in settings.items()), conn)
-    if not undo:
-        return None
 
-    def restore():
-        for fn in reversed(undo):
-            fn()
-    return restore
+
+def _from_infile(head, path):
+    """Make "INSERT INTO t [(cols)] [SETTINGS ...]" read its data from path."""
+    clause = f" FROM INFILE {sql_string(path)} COMPRESSION 'none'"
+    pos = _top_level_keyword(head, "SETTINGS")
+    if pos is None:
+        return head.rstrip().rstrip(";").rstrip() + clause
+    return head[:pos].rstrip() + clause + " " + head[pos:]
+
+
+def _top_level_keyword(sql, word):
+    """Offset of the first `word` outside quotes, comments and parentheses."""
+    i, depth, n = 0, 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"`":
+            i += 1
+            while i < n and sql[i] != c:
+                i += 2 if sql[i] == "\\" else 1
+        elif sql.startswith("--", i) or c == "#":
+            i = sql.find("\n", i)
+            i = n if i < 0 else i
+        elif sql.startswith("/*", i):
+            i = sql.find("*/", i + 2)
+            i = n if i < 0 else i + 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            m = re.match(r"\w+", sql[i:])
+            if m.group(0).upper() == word:
+                return i
+            i += len(m.group(0))
+            continue
+        i += 1
+    return None
+
+
+def _open_writer(fifo, finished):
+    """Open the FIFO for writing once the engine opens it for reading.
+
+    None if the engine finished (failed) without ever opening it.
+    """
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+        if finished.wait(0.002):
+            return None
+
+
+def _feed(fd, data, finished):
+    """Write data to the FIFO; False if the engine stopped reading."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+            continue
+        except BlockingIOError:
+            pass
+        except BrokenPipeError:
+            return False
+        select.select([], [fd], [], 0.2)
+        if finished.is_set():
+            return False
+    return True
 
 
 def _quote_db(name):
