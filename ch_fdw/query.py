@@ -67,7 +67,10 @@ def _table_infos(server_ctx: dict, tables: list[dict], conn):
     for t in tables:
         ctx = dict(server_ctx, **t)
         ref = table_ref(ctx)
-        infos[t["pg_name"]] = TableInfo(t["pg_name"], ref.db, ref.table, remote_columns(ctx, conn, ref))
+        # columns missing in ClickHouse are unknown to the translator: such a
+        # query is refused and the per-table path reports the column clearly
+        columns = {n: c for n, c in remote_columns(ctx, conn, ref).items() if c.ch_type is not None}
+        infos[t["pg_name"]] = TableInfo(t["pg_name"], ref.db, ref.table, columns)
     return infos
 
 

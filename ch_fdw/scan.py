@@ -35,8 +35,8 @@ class TableRef:
 
 def table_ref(ctx: dict) -> TableRef:
     server_db = ctx["server"].get("dbname", "default")
-    rel = ctx["relname"].split(".")[-1].strip('"')
-    return TableRef(ctx["table"].get("dbname", server_db), ctx["table"].get("table_name", rel))
+    return TableRef(ctx["table"].get("dbname", server_db),
+                    ctx["table"].get("table_name", ctx["table_default_name"]))
 
 
 def remote_columns(ctx: dict, conn: Connection, ref: TableRef) -> dict[str, ColumnInfo]:
@@ -69,7 +69,9 @@ def _params(param_types: dict) -> dict[int, str]:
 def plan_scan(ctx: dict, quals: list[str], param_types: dict) -> dict:
     conn = get_connection(ctx)
     ref = table_ref(ctx)
-    columns = remote_columns(ctx, conn, ref)
+    # A column missing in ClickHouse is left out, so a clause using it stays
+    # local; fetching it then fails with a clear error (build_scan).
+    columns = {n: c for n, c in remote_columns(ctx, conn, ref).items() if c.ch_type is not None}
     dialect = dialect_for(ctx, conn)
     pushed = [translate_condition(q, columns, _params(param_types), dialect) is not None for q in quals]
     return {"pushed": pushed, "rows": _estimate_rows(conn, ref)}

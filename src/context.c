@@ -70,6 +70,8 @@ chfdw_table_context(Relation rel, Oid userid)
 	chfdw_dict_set_text(ctx, "relname",
 						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												   RelationGetRelationName(rel)));
+	/* the default remote table name: the foreign table's own, unquoted */
+	chfdw_dict_set_text(ctx, "table_default_name", RelationGetRelationName(rel));
 	chfdw_dict_set_steal(ctx, "table", chfdw_options_dict(table->options));
 
 	columns = PyList_New(0);

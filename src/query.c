@@ -170,9 +170,11 @@ collect_walker(Node *node, CollectContext *cx)
 			{
 				Param	   *p = (Param *) node;
 
-				if (p->paramkind != PARAM_EXTERN)
+				/* PARAM_SUBLINK belongs to an IN/ANY subquery and deparses as one */
+				if (p->paramkind == PARAM_EXTERN)
+					cx->params = list_append_unique(cx->params, p);
+				else if (p->paramkind != PARAM_SUBLINK)
 					return fail(cx, "it uses an internal parameter");
-				cx->params = list_append_unique(cx->params, p);
 				break;
 			}
 		default:

@@ -70,9 +70,6 @@ def test_missing_remote_column(pg, engine, server, uniq):
     assert pg.execute(f"SELECT id FROM {uniq}").fetchall() == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason="bug in ch_fdw/scan.py (not owned here): a column used only "
-                   "in a pushed-down WHERE is not checked against the remote table, so ClickHouse's "
-                   "UNKNOWN_IDENTIFIER (42703) comes back instead of HV005")
 def test_missing_remote_column_in_where_only(pg, engine, server, uniq):
     foreign_table(pg, engine, server, uniq, "id Int64, name String", "id bigint, nmae text",
                   [(1, "a")], ["id", "name"])
@@ -291,9 +288,6 @@ def test_hostile_identifiers(pg, engine, server, uniq, canary):
         engine.command(f"DROP TABLE default.{_q(table)}")
 
 
-@pytest.mark.xfail(strict=True, reason="bug in ch_fdw/scan.py table_ref() (not owned here): the remote "
-                   "name is taken from the quoted qualified relname by split('.') and strip('\"'), "
-                   "so a relation name containing a dot or a double quote maps to the wrong table")
 def test_hostile_foreign_table_name_without_table_name_option(pg, engine, server, uniq):
     """The relation's own (quoted) name is the remote name when no option is set."""
     local = f'{uniq} we"ird.na`me'
