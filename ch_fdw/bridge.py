@@ -67,5 +67,19 @@ def describe_error(exc: BaseException):
             errors.scrub(tb.strip()), "This is a bug in ch_fdw; please report it with the query.")
 
 
+def preload() -> None:
+    """Import everything a backend will need (run once in the postmaster
+    with shared_preload_libraries; backends inherit it at fork)."""
+    import clickhouse_connect  # noqa: F401
+    import clickhouse_driver  # noqa: F401
+    from . import import_schema, modify  # noqa: F401
+    from .translate import query
+    from .translate.scan import Dialect
+    try:  # sqlglot builds its tables on first use; pay that here, once
+        query.translate_query("SELECT 1 AS one", {}, {}, ["integer"], Dialect((26, 1), True))
+    except Exception:
+        pass
+
+
 def shutdown() -> None:
     connection.close_all()

@@ -51,6 +51,7 @@
 
 /* python.c: the interpreter and calls into ch_fdw.bridge */
 extern void chfdw_python_init(void);
+extern void chfdw_python_preload(void);
 extern PyObject *chfdw_call(const char *func, PyObject *args);
 extern void chfdw_raise_python_error(const char *context) pg_attribute_noreturn();
 extern char *chfdw_py_str(PyObject *obj);

@@ -28,6 +28,7 @@
 char	   *chfdw_python_path = NULL;
 
 static PyObject *bridge_module = NULL;
+static int	python_pid = 0;		/* process that set up the interpreter state */
 
 /* _ch_fdw.interrupt_pending(): lets Python notice Ctrl-C / statement_timeout
  * while it waits for ClickHouse, so it can cancel the remote query. */
@@ -92,7 +93,16 @@ chfdw_python_init(void)
 	const char *path;
 
 	if (bridge_module != NULL)
+	{
+		if (python_pid != MyProcPid)
+		{
+			/* A backend forked from a postmaster that preloaded Python. */
+			PyOS_AfterFork_Child();
+			python_pid = MyProcPid;
+			on_proc_exit(chfdw_python_atexit, (Datum) 0);
+		}
 		return;
+	}
 
 	if (!Py_IsInitialized())
 	{
@@ -153,7 +163,44 @@ chfdw_python_init(void)
 	if (mod == NULL)
 		chfdw_raise_python_error("could not load the ch_fdw Python package");
 	bridge_module = mod;
-	on_proc_exit(chfdw_python_atexit, (Datum) 0);
+	python_pid = MyProcPid;
+	if (IsUnderPostmaster)
+		on_proc_exit(chfdw_python_atexit, (Datum) 0);
+}
+
+/*
+ * With shared_preload_libraries, start the interpreter and import the
+ * Python core in the postmaster: backends inherit it at fork, so a new
+ * connection does not pay for it.  A failure here only costs that benefit.
+ */
+void
+chfdw_python_preload(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		PyObject   *r;
+
+		chfdw_python_init();
+		r = PyObject_CallMethod(bridge_module, "preload", NULL);
+		if (r == NULL)
+			chfdw_raise_python_error("could not preload the ch_fdw Python core");
+		Py_DECREF(r);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("ch_fdw: Python core not preloaded: %s", edata->message),
+				 errhint("Each backend will load it on first use.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 }
 
 /*

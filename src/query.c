@@ -23,6 +23,7 @@
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "access/transam.h"
 #include "utils/builtins.h"
@@ -324,7 +325,7 @@ static CustomScanMethods query_scan_methods = {
 };
 
 static CustomScan *
-make_query_scan(QueryPlanData *pd, PlannedStmt *stmt, CollectContext *cx)
+make_query_scan(QueryPlanData *pd, CollectContext *cx)
 {
 	CustomScan *cscan = makeNode(CustomScan);
 	List	   *tlist = NIL;
@@ -352,10 +353,11 @@ make_query_scan(QueryPlanData *pd, PlannedStmt *stmt, CollectContext *cx)
 		param_ids = lappend_int(param_ids, ((Param *) lfirst(lc))->paramid);
 
 	cscan->scan.plan.targetlist = tlist;
-	cscan->scan.plan.startup_cost = stmt->planTree->startup_cost;
-	cscan->scan.plan.total_cost = stmt->planTree->total_cost;
-	cscan->scan.plan.plan_rows = stmt->planTree->plan_rows;
-	cscan->scan.plan.plan_width = stmt->planTree->plan_width;
+	/* One remote round trip; PostgreSQL has no better estimate to offer. */
+	cscan->scan.plan.startup_cost = 100.0;
+	cscan->scan.plan.total_cost = 100.0 + 1000 * cpu_tuple_cost;
+	cscan->scan.plan.plan_rows = 1000;
+	cscan->scan.plan.plan_width = 8 * Max(resno, 1);
 	cscan->scan.scanrelid = 0;
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_exprs = pd->params;
@@ -472,6 +474,65 @@ create_query_state(CustomScan *cscan)
 	return (Node *) st;
 }
 
+/* ---------- the plan ---------- */
+
+/* Relation RTEs of nested queries (for permission checks and locking). */
+static bool
+nested_relations_walker(Node *node, List **rtable)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION)
+				*rtable = lappend(*rtable, copyObject(rte));
+		}
+		return query_tree_walker((Query *) node, nested_relations_walker, (void *) rtable, 0);
+	}
+	return expression_tree_walker(node, nested_relations_walker, (void *) rtable);
+}
+
+/*
+ * The whole plan is the CustomScan, so the standard planner (and its
+ * per-table planning, which would call ClickHouse for nothing) is skipped.
+ * Like setrefs.c, the range table is the query's own, in order (Vars in
+ * the CustomScan's tlist refer to it), followed by the relations of nested
+ * queries, so the executor checks permissions and takes locks on all.
+ */
+static PlannedStmt *
+make_pushed_stmt(Query *parse, CustomScan *cscan)
+{
+	PlannedStmt *stmt = makeNode(PlannedStmt);
+	List	   *rtable = (List *) copyObject(parse->rtable);
+	List	   *nested = NIL;
+	ListCell   *lc;
+
+	(void) query_tree_walker(parse, nested_relations_walker, (void *) &nested, 0);
+	rtable = list_concat(rtable, nested);
+
+	stmt->commandType = CMD_SELECT;
+	stmt->queryId = parse->queryId;
+	stmt->canSetTag = parse->canSetTag;
+	stmt->planTree = (Plan *) cscan;
+	stmt->rtable = rtable;
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION)
+			stmt->relationOids = lappend_oid(stmt->relationOids, rte->relid);
+	}
+	stmt->stmt_location = parse->stmt_location;
+	stmt->stmt_len = parse->stmt_len;
+	return stmt;
+}
+
 /* ---------- the hook ---------- */
 
 static PlannedStmt *
@@ -499,6 +560,9 @@ chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	else if (!chfdw_query_pushdown)
 		reason = "ch_fdw.query_pushdown is off";
 
+	if (pd != NULL)
+		return make_pushed_stmt(parse, make_query_scan(pd, &cx));
+
 	chfdw_fallback_reason = reason;
 	PG_TRY();
 	{
@@ -510,15 +574,6 @@ chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 		chfdw_fallback_reason = saved_reason;
 	}
 	PG_END_TRY();
-
-	if (pd != NULL)
-	{
-		/* Keep rtable (permissions, invalidation); replace the plan tree. */
-		stmt->planTree = (Plan *) make_query_scan(pd, stmt, &cx);
-		stmt->subplans = NIL;
-		stmt->rewindPlanIDs = NULL;
-		stmt->parallelModeNeeded = false;
-	}
 	return stmt;
 }
 
@@ -534,5 +589,6 @@ chfdw_query_init(void)
 		prev_planner_hook = planner_hook;
 		planner_hook = chfdw_planner;
 		chfdw_query_hook_active = true;
+		chfdw_python_preload();
 	}
 }
