@@ -5,7 +5,7 @@
 #                          interpreter finds them
 #   make test              integration + unit tests (needs `make install`)
 #   make demo              end-to-end demo against a local ClickHouse
-#   make bench             streaming benchmark
+#   make bench             streaming benchmark (bench-tpch, bench-copy: the others)
 
 EXTENSION  = ch_fdw
 MODULE_big = ch_fdw
@@ -28,7 +28,7 @@ SHLIB_LINK  = $(shell $(PYTHON_CONFIG) --embed --ldflags)
 
 include $(PGXS)
 
-.PHONY: install-python venv test demo bench
+.PHONY: install-python venv test demo bench bench-tpch bench-copy
 
 install: install-python
 
@@ -62,3 +62,9 @@ demo: venv
 
 bench: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/stream.py $(BENCH_ARGS)
+
+bench-tpch: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/tpch.py $(BENCH_ARGS)
+
+bench-copy: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/copy.py $(BENCH_ARGS)
