@@ -238,7 +238,11 @@ class NativeConnection(Connection):
         return ChFdwError(f"{context or 'ClickHouse request failed'}: {errors.scrub(str(exc), self.config.password)}")
 
     def _wait_readable(self, conn) -> None:
-        """Block until the next packet can be read, watching for cancel."""
+        """Block until the next packet can be read, watching for cancel.
+        Checked before every packet too: a server busy aggregating sends a
+        steady stream of Progress packets and never lets select() time out."""
+        if interrupt_pending():
+            raise Interrupted()
         fin = conn.fin
         if fin.position < fin.current_buffer_size:
             return
