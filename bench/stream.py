@@ -37,6 +37,9 @@ def vm_kib(pid: int, field: str) -> int:
 def run(pg: Postgres, server: str, table: str, rows: int, repeat: int) -> dict:
     with psycopg.connect(pg.dsn, autocommit=True) as c:
         pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        # measure streaming: keep the aggregate in PostgreSQL even where the
+        # whole query could run in ClickHouse
+        c.execute("SET ch_fdw.query_pushdown = off")
         c.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()   # load Python, connect
         base = vm_kib(pid, "VmRSS")
         best = None
