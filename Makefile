@@ -67,4 +67,4 @@ bench-tpch: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/tpch.py $(BENCH_ARGS)
 
 bench-copy: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/copy.py $(BENCH_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/copy_bench.py $(BENCH_ARGS)
