@@ -12,7 +12,7 @@ devserver with clickhouse-connect):
 Prints rows/s, the ratio ch_fdw/direct, and the backend's peak RSS (VmHWM)
 for a small and the full load in fresh backends (equal peaks = flat memory).
 
-Run: python bench/copy.py [--rows N]   (as a non-root user, like bench/stream.py)
+Run: python bench/copy_bench.py [--rows N]   (as a non-root user, like bench/stream.py)
 """
 
 from __future__ import annotations
