@@ -41,7 +41,7 @@ class Postgres:
     def start(self) -> "Postgres":
         if not (self.datadir / "PG_VERSION").exists():
             subprocess.run([PG_BIN / "initdb", "-D", self.datadir, "-A", "trust", "-E", "UTF8",
-                            "--locale=C.UTF-8", "-U", "postgres"],
+                            "--locale=C.UTF-8", "--lc-collate=C", "-U", "postgres"],
                            check=True, stdout=subprocess.DEVNULL)
             with open(self.datadir / "postgresql.conf", "a") as f:
                 f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
