@@ -118,6 +118,9 @@ extern void chfdw_rows_init(ChFdwRowStream *rs, MemoryContext query_cxt, int nco
 extern bool chfdw_rows_next(ChFdwRowStream *rs, struct TupleTableSlot *slot);
 extern void chfdw_rows_restart(ChFdwRowStream *rs);
 extern void chfdw_rows_release(ChFdwRowStream *rs);
+struct PlanState;
+extern List *chfdw_init_params(List *exprs, int nparams, struct PlanState *parent,
+							   List **states, List **types);
 extern PyObject *chfdw_eval_params(List *param_ids, List *param_states, List *param_types,
 								   struct ExprContext *econtext);
 

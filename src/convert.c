@@ -45,6 +45,43 @@ enum
 #define UNIX_TO_PG_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
 #define UNIX_TO_PG_USECS ((int64) UNIX_TO_PG_DAYS * USECS_PER_DAY)
 
+/* The fast-path kind of a type, in both directions. */
+static int
+type_kind(Oid typoid)
+{
+	switch (typoid)
+	{
+		case BOOLOID:
+			return K_BOOL;
+		case INT2OID:
+			return K_INT2;
+		case INT4OID:
+			return K_INT4;
+		case INT8OID:
+			return K_INT8;
+		case FLOAT4OID:
+			return K_FLOAT4;
+		case FLOAT8OID:
+			return K_FLOAT8;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return K_TEXT;
+		case BYTEAOID:
+			return K_BYTEA;
+		case DATEOID:
+			return K_DATE;
+		case TIMESTAMPOID:
+			return K_TIMESTAMP;
+		case TIMESTAMPTZOID:
+			return K_TIMESTAMPTZ;
+		case UUIDOID:
+			return K_UUID;
+		default:
+			return K_OTHER;
+	}
+}
+
 void
 chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typmod,
 					   const char *attname, const char *relname)
@@ -65,53 +102,10 @@ chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typmod,
 	getTypeInputInfo(typoid, &infunc, &conv->typioparam);
 	fmgr_info(infunc, &conv->input_fn);
 
-	switch (typoid)
-	{
-		case BOOLOID:
-			conv->kind = K_BOOL;
-			break;
-		case INT2OID:
-			conv->kind = K_INT2;
-			break;
-		case INT4OID:
-			conv->kind = K_INT4;
-			break;
-		case INT8OID:
-			conv->kind = K_INT8;
-			break;
-		case FLOAT4OID:
-			conv->kind = K_FLOAT4;
-			break;
-		case FLOAT8OID:
-			conv->kind = K_FLOAT8;
-			break;
-		case TEXTOID:
-			conv->kind = K_TEXT;
-			break;
-		case VARCHAROID:
-			/* varchar(n) needs the input function's length check */
-			conv->kind = typmod < 0 ? K_TEXT : K_OTHER;
-			break;
-		case BYTEAOID:
-			conv->kind = K_BYTEA;
-			break;
-		case DATEOID:
-			conv->kind = K_DATE;
-			break;
-		case TIMESTAMPOID:
-			/* timestamp(p): rounded to p digits in chfdw_py_to_datum */
-			conv->kind = K_TIMESTAMP;
-			break;
-		case TIMESTAMPTZOID:
-			conv->kind = K_TIMESTAMPTZ;
-			break;
-		case UUIDOID:
-			conv->kind = K_UUID;
-			break;
-		default:
-			conv->kind = K_OTHER;
-			break;
-	}
+	conv->kind = type_kind(typoid);
+	/* varchar(n) and char(n) need the input function's length check */
+	if ((typoid == VARCHAROID && typmod >= 0) || typoid == BPCHAROID)
+		conv->kind = K_OTHER;
 }
 
 static void
@@ -384,47 +378,9 @@ chfdw_out_conv_init(ChFdwOutConv *conv, Oid typoid)
 	conv->typoid = typoid;
 	getTypeOutputInfo(typoid, &outfunc, &isvarlena);
 	fmgr_info(outfunc, &conv->output_fn);
-	switch (typoid)
-	{
-		case BOOLOID:
-			conv->kind = K_BOOL;
-			break;
-		case INT2OID:
-			conv->kind = K_INT2;
-			break;
-		case INT4OID:
-			conv->kind = K_INT4;
-			break;
-		case INT8OID:
-			conv->kind = K_INT8;
-			break;
-		case FLOAT4OID:
-			conv->kind = K_FLOAT4;
-			break;
-		case FLOAT8OID:
-			conv->kind = K_FLOAT8;
-			break;
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-			conv->kind = K_TEXT;
-			break;
-		case BYTEAOID:
-			conv->kind = K_BYTEA;
-			break;
-		case DATEOID:
-			conv->kind = K_DATE;
-			break;
-		case TIMESTAMPOID:
-			conv->kind = K_TIMESTAMP;
-			break;
-		case TIMESTAMPTZOID:
-			conv->kind = K_TIMESTAMPTZ;
-			break;
-		default:
-			conv->kind = K_OTHER;
-			break;
-	}
+	conv->kind = type_kind(typoid);
+	if (conv->kind == K_UUID)
+		conv->kind = K_OTHER;	/* modify.py takes uuid as text */
 }
 
 bool
@@ -434,21 +390,24 @@ chfdw_out_conv_needs_modes(ChFdwOutConv *conv)
 		conv->kind == K_TIMESTAMP || conv->kind == K_TIMESTAMPTZ;
 }
 
+/* Server-encoded text as a Python str. */
+static PyObject *
+server_text_to_py(const char *p, int len)
+{
+	char	   *u;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return PyUnicode_DecodeUTF8(p, len, "surrogateescape");
+	u = pg_server_to_any(p, len, PG_UTF8);
+	return PyUnicode_DecodeUTF8(u, strlen(u), "surrogateescape");
+}
+
 static PyObject *
 output_text(Datum value, ChFdwOutConv *conv)
 {
 	char	   *s = OutputFunctionCall(&conv->output_fn, value);
-	PyObject   *o;
 
-	if (GetDatabaseEncoding() == PG_UTF8)
-		o = PyUnicode_DecodeUTF8(s, strlen(s), "surrogateescape");
-	else
-	{
-		char	   *u = pg_server_to_any(s, strlen(s), PG_UTF8);
-
-		o = PyUnicode_DecodeUTF8(u, strlen(u), "surrogateescape");
-	}
-	return o;
+	return server_text_to_py(s, strlen(s));
 }
 
 /*
@@ -479,17 +438,8 @@ chfdw_datum_to_py(Datum value, bool isnull, ChFdwOutConv *conv)
 		case K_TEXT:
 			{
 				text	   *t = DatumGetTextPP(value);
-				const char *p = VARDATA_ANY(t);
-				int			len = VARSIZE_ANY_EXHDR(t);
 
-				if (GetDatabaseEncoding() == PG_UTF8)
-					return PyUnicode_DecodeUTF8(p, len, "surrogateescape");
-				else
-				{
-					char	   *u = pg_server_to_any(p, len, PG_UTF8);
-
-					return PyUnicode_DecodeUTF8(u, strlen(u), "surrogateescape");
-				}
+				return server_text_to_py(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 			}
 		case K_BYTEA:
 			{

@@ -747,22 +747,13 @@ chBeginDirectModify(ForeignScanState *node, int eflags)
 	nvalues = list_length(fsplan->fdw_exprs) - nparams;
 	st->value_convs = palloc0(sizeof(ChFdwOutConv) * Max(nvalues, 1));
 	i = 0;
-	foreach(lc, fsplan->fdw_exprs)
+	foreach(lc, chfdw_init_params(fsplan->fdw_exprs, nparams, (PlanState *) node,
+								  &st->param_states, &st->param_types))
 	{
 		Expr	   *e = (Expr *) lfirst(lc);
-		ExprState  *es = ExecInitExpr(e, (PlanState *) node);
 
-		if (i < nparams)
-		{
-			st->param_states = lappend(st->param_states, es);
-			st->param_types = lappend_oid(st->param_types, exprType((Node *) e));
-		}
-		else
-		{
-			st->value_states = lappend(st->value_states, es);
-			chfdw_out_conv_init(&st->value_convs[i - nparams], exprType((Node *) e));
-		}
-		i++;
+		st->value_states = lappend(st->value_states, ExecInitExpr(e, (PlanState *) node));
+		chfdw_out_conv_init(&st->value_convs[i++], exprType((Node *) e));
 	}
 }
 

@@ -374,7 +374,6 @@ query_begin(CustomScanState *node, EState *estate, int eflags)
 	ChFdwQueryState *st = (ChFdwQueryState *) node;
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	TupleDesc	tupdesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
-	ListCell   *lc;
 	int			i;
 
 	st->plan_json = strVal(linitial(cscan->custom_private));
@@ -394,13 +393,8 @@ query_begin(CustomScanState *node, EState *estate, int eflags)
 		chfdw_column_conv_init(&st->rows.convs[i], att->atttypid, att->atttypmod,
 							   pstrdup(NameStr(att->attname)), NULL);
 	}
-	foreach(lc, cscan->custom_exprs)
-	{
-		Expr	   *e = (Expr *) lfirst(lc);
-
-		st->param_states = lappend(st->param_states, ExecInitExpr(e, (PlanState *) node));
-		st->param_types = lappend_oid(st->param_types, exprType((Node *) e));
-	}
+	(void) chfdw_init_params(cscan->custom_exprs, list_length(cscan->custom_exprs),
+							 (PlanState *) node, &st->param_states, &st->param_types);
 }
 
 static TupleTableSlot *

@@ -11,6 +11,7 @@
 
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/memutils.h"
 
 void
@@ -155,6 +156,29 @@ chfdw_rows_next(ChFdwRowStream *rs, TupleTableSlot *slot)
 	rs->pos++;
 	ExecStoreVirtualTuple(slot);
 	return true;
+}
+
+/*
+ * Prepare the first nparams of exprs as parameters (ExprStates and result
+ * types, for chfdw_eval_params); returns the remaining expressions.
+ */
+List *
+chfdw_init_params(List *exprs, int nparams, struct PlanState *parent,
+				  List **states, List **types)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, exprs)
+	{
+		Expr	   *e = (Expr *) lfirst(lc);
+
+		if (i++ == nparams)
+			return list_copy_tail(exprs, nparams);
+		*states = lappend(*states, ExecInitExpr(e, parent));
+		*types = lappend_oid(*types, exprType((Node *) e));
+	}
+	return NIL;
 }
 
 /*

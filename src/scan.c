@@ -598,6 +598,7 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 	ListCell   *lc;
 	int			nparams;
 	int			i;
+	List	   *limit_exprs;
 
 	node->fdw_state = st;
 	st->rel = node->ss.ss_currentRelation;
@@ -625,22 +626,12 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 
 	nparams = list_length(st->param_ids);
-	i = 0;
-	foreach(lc, fsplan->fdw_exprs)
+	limit_exprs = chfdw_init_params(fsplan->fdw_exprs, nparams, (PlanState *) node,
+									&st->param_states, &st->param_types);
+	if (limit_exprs != NIL)
 	{
-		Expr	   *e = (Expr *) lfirst(lc);
-		ExprState  *es = ExecInitExpr(e, (PlanState *) node);
-
-		if (i < nparams)
-		{
-			st->param_states = lappend(st->param_states, es);
-			st->param_types = lappend_oid(st->param_types, exprType((Node *) e));
-		}
-		else if (i == nparams)
-			st->limit_count = es;
-		else
-			st->limit_offset = es;
-		i++;
+		st->limit_count = ExecInitExpr(linitial(limit_exprs), (PlanState *) node);
+		st->limit_offset = ExecInitExpr(lsecond(limit_exprs), (PlanState *) node);
 	}
 }
 
