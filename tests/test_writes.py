@@ -280,8 +280,6 @@ def test_clickhouse_rejection_reports_rows_sent(pg, engine, server, uniq):
     """An INSERT ClickHouse itself rejects (here a materialized view that
     throws on id 15) fails the statement with ClickHouse's error, naming the
     table and the rows already sent."""
-    if engine.modern:
-        pytest.skip("the devserver does not report errors raised during a streamed INSERT")
     foreign_table(pg, engine, server, uniq, "id Int64", "id bigint")
     engine.command(f"CREATE MATERIALIZED VIEW default.{uniq}_mv ENGINE = Memory "
                    f"AS SELECT throwIf(id = 15) AS x FROM default.{uniq}")
