@@ -63,7 +63,7 @@ from . import literals as L
 from .literals import Unsupported
 from .pgparse import pg_type_name
 from .quoting import quote_identifier as qi, quote_string as qs
-from .scan import ColumnInfo, Dialect
+from .scan import _MARK, ColumnInfo, Dialect, SqlTemplate, _Slot
 from .types import ch_type as parse_ch_type, compatible, pg_type, PgType
 
 __all__ = ["TableInfo", "NotPushable", "QueryTranslation", "translate_query",
@@ -90,47 +90,21 @@ class NotPushable(Exception):
         self.reason = reason
 
 
-_MARK = "\0"
-
-
-class QueryTranslation:
+class QueryTranslation(SqlTemplate):
     """ClickHouse SQL for a whole query; parameters bound by render()."""
 
     def __init__(self, sql: str, slots: list, settings: dict[str, str],
                  output_ch_types: list[str]):
-        self._sql = sql
-        self._slots = tuple(slots)
+        super().__init__(sql, [_Slot(pid, fn) for pid, fn in slots])
         self.settings = dict(settings)
-        #: the ClickHouse type each output column is cast to (informative)
+        #: the ClickHouse type each output column is cast to
         self.output_ch_types = list(output_ch_types)
-        parts = sql.split(_MARK)
-        self.sql_template: str = "".join(
-            p if i % 2 == 0 else f"${self._slots[int(p)][0]}"
-            for i, p in enumerate(parts))
-        ids: list[int] = []
-        for pid, _ in self._slots:
-            if pid not in ids:
-                ids.append(pid)
-        self.param_ids: tuple[int, ...] = tuple(ids)
 
-    def render(self, params: dict[int, str | None]) -> str:
-        parts = self._sql.split(_MARK)
-        out = []
-        for i, p in enumerate(parts):
-            if i % 2 == 0:
-                out.append(p)
-            else:
-                pid, fn = self._slots[int(p)]
-                if pid not in params:
-                    raise KeyError(f"no value for parameter ${pid}")
-                try:
-                    out.append(fn(params[pid]))
-                except Unsupported as e:
-                    raise NotPushable(f"parameter ${pid}: {e}")
-        return "".join(out)
-
-    def __repr__(self):
-        return f"QueryTranslation({self.sql_template!r})"
+    def _render_slot(self, slot, value):
+        try:
+            return slot.render(value)
+        except Unsupported as e:
+            raise NotPushable(f"parameter ${slot.param_id}: {e}")
 
 
 def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict[int, str],

@@ -60,22 +60,24 @@ class _Slot:
     render: Callable[[str | None], str]
 
 
-class RemoteCondition:
-    """A translated condition; parameters are bound at execution by render()."""
+class SqlTemplate:
+    """ClickHouse SQL with parameter slots, bound at execution by render();
+    sql_template shows the parameters as $n (for EXPLAIN)."""
 
     def __init__(self, sql: str, slots: list[_Slot]):
         self._sql = sql
         self._slots = tuple(slots)
         parts = sql.split(_MARK)
-        shown = []
-        for i, p in enumerate(parts):
-            shown.append(p if i % 2 == 0 else f"${self._slots[int(p)].param_id}")
-        self.sql_template: str = "".join(shown)
+        self.sql_template: str = "".join(
+            p if i % 2 == 0 else f"${self._slots[int(p)].param_id}" for i, p in enumerate(parts))
         ids: list[int] = []
         for s in self._slots:
             if s.param_id not in ids:
                 ids.append(s.param_id)
         self.param_ids: tuple[int, ...] = tuple(ids)
+
+    def _render_slot(self, slot: _Slot, value: str | None) -> str:
+        return slot.render(value)
 
     def render(self, params: dict[int, str | None]) -> str:
         parts = self._sql.split(_MARK)
@@ -87,11 +89,15 @@ class RemoteCondition:
                 slot = self._slots[int(p)]
                 if slot.param_id not in params:
                     raise KeyError(f"no value for parameter ${slot.param_id}")
-                out.append(slot.render(params[slot.param_id]))
+                out.append(self._render_slot(slot, params[slot.param_id]))
         return "".join(out)
 
     def __repr__(self) -> str:
-        return f"RemoteCondition({self.sql_template!r})"
+        return f"{type(self).__name__}({self.sql_template!r})"
+
+
+class RemoteCondition(SqlTemplate):
+    """A translated WHERE condition of the per-table scan."""
 
 
 # ---------------------------------------------------------------- values
