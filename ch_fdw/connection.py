@@ -85,6 +85,13 @@ def _run_interruptible(fn, cleanup=None):
     return state["value"]
 
 
+def _tls_kwargs(config: ServerConfig, ca: str, cert: str, key: str, host: str) -> dict:
+    """The TLS options that are set, under the driver's own argument names."""
+    pairs = ((ca, config.ca_cert), (cert, config.client_cert), (key, config.client_key),
+             (host, config.server_hostname))
+    return {name: value for name, value in pairs if value}
+
+
 class Connection:
     protocol = "?"
 
@@ -182,14 +189,7 @@ class NativeConnection(Connection):
                       sync_request_timeout=min(5, config.connect_timeout),
                       secure=config.secure, verify=config.verify,
                       client_name="ch_fdw", settings={"strings_encoding": "utf-8"})
-        if config.ca_cert:
-            kwargs["ca_certs"] = config.ca_cert
-        if config.client_cert:
-            kwargs["certfile"] = config.client_cert
-        if config.client_key:
-            kwargs["keyfile"] = config.client_key
-        if config.server_hostname:
-            kwargs["server_hostname"] = config.server_hostname
+        kwargs.update(_tls_kwargs(config, "ca_certs", "certfile", "keyfile", "server_hostname"))
         self._client_kwargs = kwargs
         self.client = Client(**kwargs)
         self._connect()
@@ -364,14 +364,8 @@ class HttpConnection(Connection):
                       send_receive_timeout=config.connect_timeout,
                       compress=False, query_limit=0, client_name="ch_fdw",
                       autogenerate_session_id=False)
-        if config.ca_cert:
-            kwargs["ca_cert"] = config.ca_cert
-        if config.client_cert:
-            kwargs["client_cert"] = config.client_cert
-        if config.client_key:
-            kwargs["client_cert_key"] = config.client_key
-        if config.server_hostname:
-            kwargs["server_host_name"] = config.server_hostname
+        kwargs.update(_tls_kwargs(config, "ca_cert", "client_cert", "client_cert_key",
+                                  "server_host_name"))
         try:
             # the connect-time probe query, interruptible by a cancel
             self.client = _run_interruptible(lambda: clickhouse_connect.get_client(**kwargs),
