@@ -188,6 +188,25 @@ def pg_dsn(postgresql_proc) -> str:
     return dsn
 
 
+_scratch = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def scratch_db(postgresql_proc):
+    """An autocommit connection to a new, empty database of the session
+    cluster (for tests that need plain PostgreSQL tables)."""
+    p = postgresql_proc
+    base = f"host={p.host} port={p.port} user={p.user}"
+    name = f"scratch_{next(_scratch)}"
+    with psycopg.connect(base + " dbname=postgres", autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name}")
+        c.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                  "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'")
+    conn = psycopg.connect(base + f" dbname={name}", autocommit=True)
+    yield conn
+    conn.close()
+
+
 @pytest.fixture
 def pg(pg_dsn):
     """A fresh autocommit session (its own backend) per test."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +28,6 @@ from ch_fdw.translate import (ColumnInfo, Dialect, quote_identifier,  # noqa: E4
 
 psycopg = pytest.importorskip("psycopg")
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
-PG_PORT = 17151
 CH18_TCP, CH18_HTTP = 17162, 17163
 
 NAN, INF = float("nan"), float("inf")
@@ -88,36 +85,18 @@ def _pg_ident(n: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pg():
-    if not os.path.exists(f"{PG_BIN}/initdb"):
-        pytest.skip("PostgreSQL 15 not installed")
-    d = tempfile.mkdtemp(prefix="trpg-", dir="/tmp")
-    shutil.chown(d, "postgres")
-    run = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run(run + [f"{PG_BIN}/initdb", "-D", f"{d}/data", "-E", "UTF8",
-                          "--locale=C.UTF-8", "-A", "trust"], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(run + [f"{PG_BIN}/pg_ctl", "-D", f"{d}/data", "-w", "-l", f"{d}/log",
-                          "-o", f"-p {PG_PORT} -k {d} -c listen_addresses=''", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
-    try:
-        conn = psycopg.connect(f"host={d} port={PG_PORT} user=postgres dbname=postgres",
-                               autocommit=True)
-        conn.prepare_threshold = None
-        conn.execute("SET DateStyle=ISO; SET IntervalStyle=postgres; "
-                     "SET extra_float_digits=3; SET TimeZone='UTC'")
-        cols = ", ".join(f"{_pg_ident(n)} {t}" for n, t in PG_COLS)
-        conn.execute(f"CREATE TABLE t ({cols})")
-        ph = ", ".join(["%s"] * len(PG_COLS))
-        for row in ROWS:
-            conn.execute(f"INSERT INTO t VALUES ({ph})", row)
-        conn.execute("ANALYZE t")
-        yield conn
-        conn.close()
-    finally:
-        subprocess.run(run + [f"{PG_BIN}/pg_ctl", "-D", f"{d}/data", "-m", "fast", "stop"],
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(d, ignore_errors=True)
+def pg(scratch_db):
+    conn = scratch_db
+    conn.prepare_threshold = None
+    conn.execute("SET DateStyle=ISO; SET IntervalStyle=postgres; "
+                 "SET extra_float_digits=3; SET TimeZone='UTC'")
+    cols = ", ".join(f"{_pg_ident(n)} {t}" for n, t in PG_COLS)
+    conn.execute(f"CREATE TABLE t ({cols})")
+    ph = ", ".join(["%s"] * len(PG_COLS))
+    for row in ROWS:
+        conn.execute(f"INSERT INTO t VALUES ({ph})", row)
+    conn.execute("ANALYZE t")
+    yield conn
 
 
 def _ch_literal(v, pgtype: str) -> str:

@@ -12,10 +12,7 @@ scans).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 from decimal import Decimal
@@ -34,14 +31,7 @@ from ch_fdw.translate.scan import ColumnInfo, Dialect  # noqa: E402
 psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("chdb")
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 TZ = "Europe/Berlin"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ web-analytics data
@@ -91,39 +81,19 @@ USERS = [
 # ------------------------------------------------------------------ fixtures
 
 @pytest.fixture(scope="module")
-def pg():
-    if not os.path.exists(f"{PG_BIN}/initdb"):
-        pytest.skip("PostgreSQL 15 not installed")
-    d = tempfile.mkdtemp(prefix="tqpg-", dir="/tmp")
-    run = []
-    if os.geteuid() == 0:
-        shutil.chown(d, "postgres")
-        run = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run(run + [f"{PG_BIN}/initdb", "-D", f"{d}/data", "-E", "UTF8",
-                          "--locale=C.UTF-8", "-A", "trust"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(run + [f"{PG_BIN}/pg_ctl", "-D", f"{d}/data", "-w", "-l", f"{d}/log",
-                          "-o", f"-p {port} -k {d} -c listen_addresses='' -c fsync=off",
-                          "start"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        conn = psycopg.connect(f"host={d} port={port} user=postgres dbname=postgres",
-                               autocommit=True)
-        conn.execute(f"SET TimeZone = '{TZ}'")
-        tbl = D.generate_tpch(Path(d) / "tbl")
-        D.load_tpch_pg(conn, tbl, (D.TPCH_DIR / "schema.sql").read_text())
-        for t, cols in WEB_PG.items():
-            conn.execute(f"CREATE TABLE {t} ({', '.join(f'{c} {ty}' for c, ty in cols)})")
-        for r in EVENTS:
-            conn.execute("INSERT INTO events VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", r)
-        for r in USERS:
-            conn.execute("INSERT INTO users VALUES (%s,%s,%s,%s)", r)
-        conn.tbl_dir = tbl
-        yield conn
-        conn.close()
-    finally:
-        subprocess.run(run + [f"{PG_BIN}/pg_ctl", "-D", f"{d}/data", "-m", "fast", "stop"],
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(d, ignore_errors=True)
+def pg(scratch_db, tmp_path_factory):
+    conn = scratch_db
+    conn.execute(f"SET TimeZone = '{TZ}'")
+    tbl = D.generate_tpch(tmp_path_factory.mktemp("tbl"))
+    D.load_tpch_pg(conn, tbl, (D.TPCH_DIR / "schema.sql").read_text())
+    for t, cols in WEB_PG.items():
+        conn.execute(f"CREATE TABLE {t} ({', '.join(f'{c} {ty}' for c, ty in cols)})")
+    for r in EVENTS:
+        conn.execute("INSERT INTO events VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", r)
+    for r in USERS:
+        conn.execute("INSERT INTO users VALUES (%s,%s,%s,%s)", r)
+    conn.tbl_dir = tbl
+    yield conn
 
 
 def _ch_lit(v, ch_type: str) -> str:
