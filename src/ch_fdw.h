@@ -59,6 +59,8 @@ extern PyObject *chfdw_py_text(const char *s);
 extern void chfdw_dict_set_text(PyObject *dict, const char *key, const char *value);
 extern void chfdw_dict_set_steal(PyObject *dict, const char *key, PyObject *value);
 extern PyObject *chfdw_options_dict(List *options);
+extern PyObject *chfdw_py_int_list(List *ints);
+extern PyObject *chfdw_py_string_list(List *strings);
 
 /* context.c: the catalog facts Python needs about a server/table */
 extern PyObject *chfdw_server_context(Oid serverid, Oid userid);
@@ -130,6 +132,7 @@ extern bool chfdw_query_hook_active;
 extern const char *chfdw_fallback_reason;
 
 /* scan.c: the per-table ForeignScan */
+extern PyObject *chfdw_param_types_dict(List *params);
 struct FdwRoutine;
 extern void chfdw_scan_routine(struct FdwRoutine *routine);
 

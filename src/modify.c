@@ -79,25 +79,6 @@ typedef struct ChFdwDirectState
 
 /* ---------- helpers ---------- */
 
-static PyObject *
-int_list(List *ints)
-{
-	PyObject   *l = PyList_New(0);
-	ListCell   *lc;
-
-	if (l == NULL)
-		chfdw_raise_python_error("could not build request");
-	foreach(lc, ints)
-	{
-		PyObject   *n = PyLong_FromLong(lfirst_int(lc));
-
-		if (n == NULL || PyList_Append(l, n) < 0)
-			chfdw_raise_python_error("could not build request");
-		Py_DECREF(n);
-	}
-	return l;
-}
-
 static char *
 qualified_relname(Oid relid)
 {
@@ -235,7 +216,7 @@ chPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, 
 
 	/* Check now that every column exists remotely and its type can be written. */
 	ctx = chfdw_table_context(rel, OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId());
-	res = chfdw_call("plan_insert", Py_BuildValue("(NN)", ctx, int_list(attrs)));
+	res = chfdw_call("plan_insert", Py_BuildValue("(NN)", ctx, chfdw_py_int_list(attrs)));
 	Py_DECREF(res);
 	table_close(rel, NoLock);
 	return list_make1(attrs);
@@ -318,7 +299,7 @@ begin_insert(EState *estate, ResultRelInfo *rinfo, List *attrs, int eflags)
 	MemoryContextRegisterResetCallback(cxt, &st->cleanup);
 
 	ctx = chfdw_table_context(st->rel, st->userid);
-	st->writer = chfdw_call("begin_insert", Py_BuildValue("(NN)", ctx, int_list(attrs)));
+	st->writer = chfdw_call("begin_insert", Py_BuildValue("(NN)", ctx, chfdw_py_int_list(attrs)));
 	bs = PyObject_GetAttrString(st->writer, "batch_size");
 	if (bs == NULL)
 		chfdw_raise_python_error("begin_insert");
@@ -530,7 +511,7 @@ chExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fd
 	List	   *attrs = st ? st->attrs : (List *) linitial(fdw_private);
 	PyObject   *ctx = chfdw_table_context(rinfo->ri_RelationDesc,
 										  st ? st->userid : GetUserId());
-	PyObject   *res = chfdw_call("explain_insert", Py_BuildValue("(NN)", ctx, int_list(attrs)));
+	PyObject   *res = chfdw_call("explain_insert", Py_BuildValue("(NN)", ctx, chfdw_py_int_list(attrs)));
 	char	   *sql = chfdw_py_str(res);
 
 	Py_DECREF(res);

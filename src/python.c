@@ -289,6 +289,46 @@ chfdw_dict_set_text(PyObject *dict, const char *key, const char *value)
 	chfdw_dict_set_steal(dict, key, chfdw_py_text(value));
 }
 
+/* An integer List as a Python list of int. */
+PyObject *
+chfdw_py_int_list(List *ints)
+{
+	PyObject   *l = PyList_New(0);
+	ListCell   *lc;
+
+	if (l == NULL)
+		chfdw_raise_python_error("could not build request");
+	foreach(lc, ints)
+	{
+		PyObject   *n = PyLong_FromLong(lfirst_int(lc));
+
+		if (n == NULL || PyList_Append(l, n) < 0)
+			chfdw_raise_python_error("could not build request");
+		Py_DECREF(n);
+	}
+	return l;
+}
+
+/* A List of String nodes as a Python list of str. */
+PyObject *
+chfdw_py_string_list(List *strings)
+{
+	PyObject   *l = PyList_New(0);
+	ListCell   *lc;
+
+	if (l == NULL)
+		chfdw_raise_python_error("could not build request");
+	foreach(lc, strings)
+	{
+		PyObject   *str = chfdw_py_text(strVal(lfirst(lc)));
+
+		if (PyList_Append(l, str) < 0)
+			chfdw_raise_python_error("could not build request");
+		Py_DECREF(str);
+	}
+	return l;
+}
+
 /* A List of DefElem (catalog options) as a Python dict of str -> str. */
 PyObject *
 chfdw_options_dict(List *options)

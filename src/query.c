@@ -214,25 +214,6 @@ typedef struct QueryPlanData
 	List	   *target_list;	/* copy of the query's targetList, ditto */
 } QueryPlanData;
 
-static PyObject *
-param_types_dict(List *params)
-{
-	PyObject   *d = PyDict_New();
-	ListCell   *lc;
-
-	foreach(lc, params)
-	{
-		Param	   *p = (Param *) lfirst(lc);
-		PyObject   *k = PyLong_FromLong(p->paramid);
-		PyObject   *v = chfdw_py_text(format_type_be(p->paramtype));
-
-		PyDict_SetItem(d, k, v);
-		Py_DECREF(k);
-		Py_DECREF(v);
-	}
-	return d;
-}
-
 /*
  * Ask Python to translate the query.  Returns the plan, or NULL with
  * *reason set.
@@ -284,7 +265,7 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 	}
 
 	res = chfdw_call("plan_query", Py_BuildValue("(NsNNN)", server_ctx, sql, tables,
-												 param_types_dict(cx->params), outputs));
+												 chfdw_param_types_dict(cx->params), outputs));
 	item = PyDict_GetItemString(res, "plan");
 	if (item == NULL || item == Py_None)
 	{

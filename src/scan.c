@@ -203,8 +203,9 @@ show_exec_params_mutator(Node *node, void *context)
 	return expression_tree_mutator(node, show_exec_params_mutator, context);
 }
 
-static PyObject *
-param_types_dict(List *params)
+/* {shown param id: type name} for Python. */
+PyObject *
+chfdw_param_types_dict(List *params)
 {
 	PyObject   *d = PyDict_New();
 	ListCell   *lc;
@@ -223,24 +224,6 @@ param_types_dict(List *params)
 		Py_DECREF(v);
 	}
 	return d;
-}
-
-static PyObject *
-string_list(List *strings)
-{
-	PyObject   *l = PyList_New(0);
-	ListCell   *lc;
-
-	if (l == NULL)
-		chfdw_raise_python_error("could not build request");
-	foreach(lc, strings)
-	{
-		PyObject   *s = chfdw_py_text(strVal(lfirst(lc)));
-
-		PyList_Append(l, s);
-		Py_DECREF(s);
-	}
-	return l;
 }
 
 static Oid
@@ -304,8 +287,8 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	chfdw_reset_transmission_modes(nestlevel);
 
 	ctx = table_context_for(foreigntableid, planning_userid(baserel));
-	res = chfdw_call("plan_scan", Py_BuildValue("(NNN)", ctx, string_list(candidate_sql),
-												param_types_dict(params)));
+	res = chfdw_call("plan_scan", Py_BuildValue("(NNN)", ctx, chfdw_py_string_list(candidate_sql),
+												chfdw_param_types_dict(params)));
 	pushed = PyDict_GetItemString(res, "pushed");
 	rows = PyDict_GetItemString(res, "rows");
 	if (pushed == NULL || !PyList_Check(pushed) || PyList_GET_SIZE(pushed) != list_length(candidates))
@@ -512,7 +495,6 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *param_ids = NIL;
 	List	   *fdw_exprs = NIL;
 	PyObject   *ctx;
-	PyObject   *py_retrieved;
 	PyObject   *keys = NULL;
 	PyObject   *res;
 	ListCell   *lc;
@@ -535,19 +517,12 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	rel = table_open(foreigntableid, NoLock);
 	tupdesc = RelationGetDescr(rel);
 	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, fpinfo->attrs_used);
-	py_retrieved = PyList_New(0);
 	for (i = 1; i <= tupdesc->natts; i++)
 	{
 		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
 			continue;
 		if (whole_row || bms_is_member(i - FirstLowInvalidHeapAttributeNumber, fpinfo->attrs_used))
-		{
-			PyObject   *n = PyLong_FromLong(i);
-
 			retrieved = lappend_int(retrieved, i);
-			PyList_Append(py_retrieved, n);
-			Py_DECREF(n);
-		}
 	}
 	ctx = chfdw_table_context(rel, planning_userid(baserel));
 	table_close(rel, NoLock);
@@ -561,8 +536,8 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	}
 
 	res = chfdw_call("build_scan",
-					 Py_BuildValue("(NNNNNO)", ctx, py_retrieved, string_list(fpinfo->remote_sql),
-								   param_types_dict(fpinfo->params), keys,
+					 Py_BuildValue("(NNNNNO)", ctx, chfdw_py_int_list(retrieved), chfdw_py_string_list(fpinfo->remote_sql),
+								   chfdw_param_types_dict(fpinfo->params), keys,
 								   has_limit ? Py_True : Py_False));
 
 	foreach(lc, fpinfo->params)
