@@ -44,6 +44,7 @@
 #define vprintf			pg_vprintf
 #define printf(...)		pg_printf(__VA_ARGS__)
 
+#include "access/transam.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
@@ -130,6 +131,13 @@ extern PyObject *chfdw_eval_params(List *param_ids, List *param_states, List *pa
 extern void chfdw_query_init(void);
 extern bool chfdw_query_hook_active;
 extern const char *chfdw_fallback_reason;
+
+/* Objects PostgreSQL ships: their names mean what ClickHouse translation assumes. */
+static inline bool
+chfdw_is_builtin(Oid oid)
+{
+	return oid < FirstGenbkiObjectId;
+}
 
 /* scan.c: the per-table ForeignScan */
 extern PyObject *chfdw_param_types_dict(List *params);

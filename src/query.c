@@ -52,12 +52,6 @@ typedef struct CollectContext
 } CollectContext;
 
 static bool
-is_builtin(Oid oid)
-{
-	return oid < FirstGenbkiObjectId;
-}
-
-static bool
 is_ch_fdw_server(Oid serverid)
 {
 	ForeignServer *server = GetForeignServer(serverid);
@@ -144,27 +138,27 @@ collect_walker(Node *node, CollectContext *cx)
 	switch (nodeTag(node))
 	{
 		case T_FuncExpr:
-			if (!is_builtin(((FuncExpr *) node)->funcid))
+			if (!chfdw_is_builtin(((FuncExpr *) node)->funcid))
 				return fail(cx, psprintf("it calls the user-defined function %s()",
 										 get_func_name(((FuncExpr *) node)->funcid)));
 			break;
 		case T_OpExpr:
 		case T_DistinctExpr:
 		case T_NullIfExpr:
-			if (!is_builtin(((OpExpr *) node)->opno))
+			if (!chfdw_is_builtin(((OpExpr *) node)->opno))
 				return fail(cx, "it uses a user-defined operator");
 			break;
 		case T_ScalarArrayOpExpr:
-			if (!is_builtin(((ScalarArrayOpExpr *) node)->opno))
+			if (!chfdw_is_builtin(((ScalarArrayOpExpr *) node)->opno))
 				return fail(cx, "it uses a user-defined operator");
 			break;
 		case T_Aggref:
-			if (!is_builtin(((Aggref *) node)->aggfnoid))
+			if (!chfdw_is_builtin(((Aggref *) node)->aggfnoid))
 				return fail(cx, psprintf("it uses the user-defined aggregate %s()",
 										 get_func_name(((Aggref *) node)->aggfnoid)));
 			break;
 		case T_WindowFunc:
-			if (!is_builtin(((WindowFunc *) node)->winfnoid))
+			if (!chfdw_is_builtin(((WindowFunc *) node)->winfnoid))
 				return fail(cx, "it uses a user-defined window function");
 			break;
 		case T_Param:
@@ -195,7 +189,7 @@ collect_walker(Node *node, CollectContext *cx)
 		case T_CoerceViaIO:
 		case T_ArrayCoerceExpr:
 		case T_CoerceToDomain:
-			if (!is_builtin(exprType(node)))
+			if (!chfdw_is_builtin(exprType(node)))
 				return fail(cx, psprintf("it uses the user-defined type %s",
 										 format_type_be(exprType(node))));
 			break;

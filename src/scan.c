@@ -78,12 +78,6 @@ typedef struct ShippableContext
 	List	   *params;
 } ShippableContext;
 
-static bool
-is_builtin(Oid oid)
-{
-	return oid < FirstGenbkiObjectId;
-}
-
 /*
  * Only expressions whose meaning Python can know from their text: this
  * table's columns, constants, external params, built-in operators and
@@ -112,13 +106,13 @@ shippable_walker(Node *node, ShippableContext *cx)
 				return false;
 			}
 		case T_Const:
-			return !is_builtin(((Const *) node)->consttype);
+			return !chfdw_is_builtin(((Const *) node)->consttype);
 		case T_Param:
 			{
 				Param	   *p = (Param *) node;
 
 				if ((p->paramkind != PARAM_EXTERN && p->paramkind != PARAM_EXEC) ||
-					!is_builtin(p->paramtype))
+					!chfdw_is_builtin(p->paramtype))
 					return true;
 				cx->params = list_append_unique(cx->params, p);
 				return false;
@@ -129,16 +123,16 @@ shippable_walker(Node *node, ShippableContext *cx)
 			{
 				OpExpr	   *op = (OpExpr *) node;
 
-				if (!is_builtin(op->opno))
+				if (!chfdw_is_builtin(op->opno))
 					return true;
 				break;
 			}
 		case T_ScalarArrayOpExpr:
-			if (!is_builtin(((ScalarArrayOpExpr *) node)->opno))
+			if (!chfdw_is_builtin(((ScalarArrayOpExpr *) node)->opno))
 				return true;
 			break;
 		case T_FuncExpr:
-			if (!is_builtin(((FuncExpr *) node)->funcid))
+			if (!chfdw_is_builtin(((FuncExpr *) node)->funcid))
 				return true;
 			break;
 		case T_RelabelType:
@@ -156,7 +150,7 @@ shippable_walker(Node *node, ShippableContext *cx)
 		default:
 			return true;
 	}
-	if (!is_builtin(exprType(node)))
+	if (!chfdw_is_builtin(exprType(node)))
 		return true;
 	return expression_tree_walker(node, shippable_walker, (void *) cx);
 }
