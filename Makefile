@@ -55,16 +55,16 @@ $(VENV)/.done: pyproject.toml
 # refuses to run as root, so as root the suite runs as the postgres user.
 AS_PG = $(if $(filter 0,$(shell id -u)),runuser -u postgres --,)
 test: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python dev/demo.py $(DEMO_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python dev/demo.py $(DEMO_ARGS)
 
 bench: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/stream.py $(BENCH_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/stream.py $(BENCH_ARGS)
 
 bench-tpch: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/tpch.py $(BENCH_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/tpch.py $(BENCH_ARGS)
 
 bench-copy: venv
-	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python bench/copy_bench.py $(BENCH_ARGS)
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/copy_bench.py $(BENCH_ARGS)

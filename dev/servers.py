@@ -13,7 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The PostgreSQL to run: the one whose pg_config is in $PG_CONFIG, else Debian's 15.
+PG_BIN = Path(subprocess.check_output(
+    [os.environ.get("PG_CONFIG") or "/usr/lib/postgresql/15/bin/pg_config", "--bindir"],
+    text=True).strip())
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -24,8 +24,7 @@ from pytest_postgresql import factories
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chserver import start_clickhouse_18  # noqa: E402
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from helpers import PG_BIN  # noqa: E402
 
 postgresql_proc = factories.postgresql_proc(
     executable=str(PG_BIN / "pg_ctl"), port=None, unixsocketdir="/tmp",

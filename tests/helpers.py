@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
+
+# The PostgreSQL under test: the one whose pg_config is in $PG_CONFIG
+# (dev/run passes it), else Debian's 15.
+PG_CONFIG = os.environ.get("PG_CONFIG") or "/usr/lib/postgresql/15/bin/pg_config"
+PG_BIN = Path(subprocess.check_output([PG_CONFIG, "--bindir"], text=True).strip())
 
 
 def explain(pg, sql: str, params=None, verbose: bool = True) -> str:

@@ -34,7 +34,7 @@ from ch_fdw.types import (ChType, fetch_plan, normalize_pg_type,  # noqa: E402
                           parse_type, pg_array_literal, pg_type_for,
                           to_json_text)
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from helpers import PG_BIN  # noqa: E402
 
 
 # ===========================================================================
