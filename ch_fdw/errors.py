@@ -47,19 +47,21 @@ class ChFdwError(Exception):
     """An error to be raised in PostgreSQL as-is."""
 
     def __init__(self, message: str, sqlstate: str = FDW_ERROR,
-                 detail: str | None = None, hint: str | None = None):
+                 detail: str | None = None, hint: str | None = None,
+                 ch_code: int | None = None):
         super().__init__(message)
         self.message = message
         self.sqlstate = sqlstate
         self.detail = detail
         self.hint = hint
+        self.ch_code = ch_code      # ClickHouse's error code, when ClickHouse raised it
 
     def scrubbed(self, secret: str | None) -> "ChFdwError":
         """Return a copy with every occurrence of secret removed."""
         if not secret:
             return self
         return ChFdwError(scrub(self.message, secret), self.sqlstate,
-                          scrub(self.detail, secret), scrub(self.hint, secret))
+                          scrub(self.detail, secret), scrub(self.hint, secret), self.ch_code)
 
 
 class Interrupted(Exception):
@@ -134,7 +136,7 @@ def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
         message = f"{context}: {message}"
     sqlstate = _CLICKHOUSE_SQLSTATE.get(code or -1, FDW_ERROR)
     detail = text if text and text != first_line else None
-    return ChFdwError(message, sqlstate, detail)
+    return ChFdwError(message, sqlstate, detail, ch_code=code)
 
 
 _STACK_TRACE_RE = re.compile(r"\s*Stack trace\b.*", re.S)

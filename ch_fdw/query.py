@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .connection import get_connection
-from . import errors
 from .errors import ChFdwError
+from .refusals import is_refusal
 from .scan import Scan, dialect_for, remote_columns, table_ref
 from .types import fetch_plan
 
@@ -136,23 +136,47 @@ def _compiled_for(server_ctx: dict, plan_json: str, conn) -> CompiledQuery:
 
 
 class QueryScan(Scan):
-    """Streams the result of one execution of a pushed-down query."""
+    """Streams the result of one execution of a pushed-down query.
+
+    The bridge calls start() first: it sends the query and waits for the
+    first rows, so that a refusal (ch_fdw.refusals) is known before any row
+    reached PostgreSQL and the bridge can run the per-table plan instead.
+    Errors after that always raise."""
 
     def __init__(self, server_ctx: dict, plan_json: str, params: dict):
         self.ctx = server_ctx
+        self._blocks = None
+        self._first = None
+        self.refusal = None
         compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx))
         from .translate.query import NotPushable
         try:
             self.sql = compiled.translation.render({int(k): v for k, v in params.items()})
         except NotPushable as e:
-            raise ChFdwError(f"a parameter value cannot be sent to ClickHouse: {e.reason}",
-                             errors.FEATURE_NOT_SUPPORTED,
-                             hint="SET ch_fdw.query_pushdown = off runs this query per table.") from None
+            # PostgreSQL evaluates such a value itself on the per-table path
+            self.refusal = f"a parameter value cannot be sent to ClickHouse: {e.reason}"
         self.converters = compiled.converters
         fetch = server_ctx["server"].get("fetch_size")
         self.settings = {"max_block_size": int(fetch)} if fetch else {}
-        self._blocks = None
 
+    def start(self) -> str | None:
+        """None when the query runs; else why ClickHouse cannot run it."""
+        if self.refusal is None:
+            try:
+                self._first = super().fetch()
+            except ChFdwError as e:
+                if not is_refusal(e):
+                    raise
+                self.refusal = e.message
+        if self.refusal is not None:
+            self.close()
+        return self.refusal
+
+    def fetch(self):
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return super().fetch()
 
 def begin_query(server_ctx: dict, plan_json: str, params: dict) -> QueryScan:
     return QueryScan(server_ctx, plan_json, params)

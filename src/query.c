@@ -16,6 +16,8 @@
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "commands/explain.h"
+#include "executor/execdesc.h"
+#include "tcop/dest.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -206,6 +208,8 @@ typedef struct QueryPlanData
 	char	   *plan_json;
 	List	   *params;			/* copies of the Params, taken before planning */
 	List	   *target_list;	/* copy of the query's targetList, ditto */
+	Query	   *query;			/* copy of the Query, for the per-table fallback */
+	int			cursor_options;
 } QueryPlanData;
 
 /*
@@ -274,6 +278,7 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 	/* standard_planner() rewrites the Query in place: keep what we need. */
 	pd->params = (List *) copyObject(cx->params);
 	pd->target_list = (List *) copyObject(parse->targetList);
+	pd->query = copyObject(parse);
 	Py_DECREF(res);
 	return pd;
 }
@@ -290,6 +295,10 @@ typedef struct ChFdwQueryState
 	List	   *param_states;
 	List	   *param_types;
 	ChFdwRowStream rows;
+	/* the per-table fallback, once ClickHouse refused the pushed query */
+	char	   *refusal;		/* ClickHouse's error */
+	QueryDesc  *fallback;		/* PostgreSQL's own plan, running instead */
+	AttrNumber *fallback_attnos;	/* its output column of each scan column */
 } ChFdwQueryState;
 
 static Node *create_query_state(CustomScan *cscan);
@@ -336,9 +345,10 @@ make_query_scan(QueryPlanData *pd, CollectContext *cx)
 	cscan->scan.scanrelid = 0;
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_exprs = pd->params;
-	cscan->custom_private = list_make4(makeString(pd->plan_json), param_ids,
+	cscan->custom_private = list_make5(makeString(pd->plan_json), param_ids,
 									   makeInteger((int) cx->serverid),
-									   makeInteger((int) cx->userid));
+									   makeInteger((int) cx->userid),
+									   list_make2(pd->query, makeInteger(pd->cursor_options)));
 	cscan->methods = &query_scan_methods;
 	return cscan;
 }
@@ -372,19 +382,120 @@ query_begin(CustomScanState *node, EState *estate, int eflags)
 							 (PlanState *) node, &st->param_states, &st->param_types);
 }
 
+/*
+ * ClickHouse refused the pushed query before returning a row: plan the
+ * original Query the standard way (per-table scans, local joins and
+ * aggregates) and run that plan in an executor of its own, whose rows this
+ * node returns.  Planned here, not beside the pushed plan, so that pushed
+ * queries do not pay for a plan they almost never need.
+ */
+static void
+start_fallback(ChFdwQueryState *st)
+{
+	EState	   *estate = st->css.ss.ps.state;
+	CustomScan *cscan = (CustomScan *) st->css.ss.ps.plan;
+	List	   *saved = (List *) list_nth(cscan->custom_private, 4);
+	Query	   *query = copyObject(linitial_node(Query, saved));
+	/* a nested executor runs outside parallel mode */
+	int			cursor_options = intVal(lsecond(saved)) & ~CURSOR_OPT_PARALLEL_OK;
+	const char *saved_reason = chfdw_fallback_reason;
+	TupleDesc	tupdesc = st->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+	PlannedStmt *stmt;
+	ListCell   *lc;
+	int			i = 0;
+
+	ereport(DEBUG1,
+			(errmsg("ch_fdw: ClickHouse refused the pushed-down query; running it per table"),
+			 errdetail("%s", st->refusal)));
+	chfdw_fallback_reason = psprintf("ClickHouse refused the whole query (%s)", st->refusal);
+	PG_TRY();
+	{
+		stmt = prev_planner_hook
+			? prev_planner_hook(query, estate->es_sourceText, cursor_options, estate->es_param_list_info)
+			: standard_planner(query, estate->es_sourceText, cursor_options, estate->es_param_list_info);
+	}
+	PG_FINALLY();
+	{
+		chfdw_fallback_reason = saved_reason;
+	}
+	PG_END_TRY();
+
+	/* Non-junk output columns, in order, are this node's scan columns. */
+	st->fallback_attnos = palloc0(sizeof(AttrNumber) * Max(tupdesc->natts, 1));
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk && i < tupdesc->natts)
+			st->fallback_attnos[i++] = tle->resno;
+	}
+	if (i != tupdesc->natts)
+		elog(ERROR, "ch_fdw: the per-table plan has %d output columns, expected %d", i, tupdesc->natts);
+
+	/* The inner executor is an implementation detail: no executor hooks. */
+	st->fallback = CreateQueryDesc(stmt, estate->es_sourceText, estate->es_snapshot, InvalidSnapshot,
+								   None_Receiver, estate->es_param_list_info, estate->es_queryEnv,
+								   estate->es_instrument);
+	standard_ExecutorStart(st->fallback, 0);
+	MemoryContextSwitchTo(old);
+}
+
+static TupleTableSlot *
+fallback_next(ChFdwQueryState *st, TupleTableSlot *slot)
+{
+	QueryDesc  *qd = st->fallback;
+	MemoryContext old = MemoryContextSwitchTo(qd->estate->es_query_cxt);
+	TupleTableSlot *in = ExecProcNode(qd->planstate);
+	int			i;
+
+	MemoryContextSwitchTo(old);
+	ExecClearTuple(slot);
+	if (TupIsNull(in))
+		return slot;
+	slot_getallattrs(in);
+	/* by reference: valid until the inner plan's next row, like any scan's */
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = in->tts_values[st->fallback_attnos[i] - 1];
+		slot->tts_isnull[i] = in->tts_isnull[st->fallback_attnos[i] - 1];
+	}
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
 static TupleTableSlot *
 query_next(ScanState *node)
 {
 	ChFdwQueryState *st = (ChFdwQueryState *) node;
 	TupleTableSlot *slot = node->ss_ScanTupleSlot;
 
+	if (st->fallback != NULL)
+		return fallback_next(st, slot);
 	if (st->rows.scan == NULL && !st->rows.done)
 	{
 		PyObject   *params = chfdw_eval_params(st->param_ids, st->param_states, st->param_types,
 											   node->ps.ps_ExprContext);
 		PyObject   *ctx = chfdw_server_context(st->serverid, st->userid);
+		PyObject   *refusal;
 
 		st->rows.scan = chfdw_call("begin_query", Py_BuildValue("(NsN)", ctx, st->plan_json, params));
+		/* sends the query and waits for its first rows (or its refusal) */
+		refusal = PyObject_CallMethod(st->rows.scan, "start", NULL);
+		if (refusal == NULL)
+			chfdw_raise_python_error(NULL);
+		if (refusal != Py_None)
+		{
+			MemoryContext old = MemoryContextSwitchTo(node->ps.state->es_query_cxt);
+
+			st->refusal = chfdw_py_str(refusal);
+			MemoryContextSwitchTo(old);
+			Py_DECREF(refusal);
+			chfdw_rows_release(&st->rows);
+			start_fallback(st);
+			return fallback_next(st, slot);
+		}
+		Py_DECREF(refusal);
 	}
 	chfdw_rows_next(&st->rows, slot);
 	return slot;
@@ -405,13 +516,64 @@ query_exec(CustomScanState *node)
 static void
 query_end(CustomScanState *node)
 {
-	chfdw_rows_release(&((ChFdwQueryState *) node)->rows);
+	ChFdwQueryState *st = (ChFdwQueryState *) node;
+
+	chfdw_rows_release(&st->rows);
+	if (st->fallback != NULL)
+	{
+		QueryDesc  *qd = st->fallback;
+
+		st->fallback = NULL;
+		standard_ExecutorFinish(qd);
+		standard_ExecutorEnd(qd);
+		FreeQueryDesc(qd);
+	}
 }
 
 static void
 query_rescan(CustomScanState *node)
 {
-	chfdw_rows_restart(&((ChFdwQueryState *) node)->rows);
+	ChFdwQueryState *st = (ChFdwQueryState *) node;
+
+	/* once refused, stay on the per-table plan */
+	if (st->fallback != NULL)
+		ExecReScan(st->fallback->planstate);
+	else
+		chfdw_rows_restart(&st->rows);
+}
+
+/* The per-table plan that ran instead, below this node's own lines. */
+static void
+explain_fallback_plan(ChFdwQueryState *st, ExplainState *es)
+{
+	ExplainState *inner = NewExplainState();
+	char	   *line;
+	char	   *next;
+
+	inner->analyze = es->analyze;
+	inner->verbose = es->verbose;
+	inner->costs = es->costs;
+	inner->buffers = es->buffers;
+	inner->wal = es->wal;
+	inner->timing = es->timing;
+	inner->format = EXPLAIN_FORMAT_TEXT;
+	ExplainPrintPlan(inner, st->fallback);
+	if (es->format != EXPLAIN_FORMAT_TEXT)
+	{
+		ExplainPropertyText("Fallback Plan", inner->str->data, es);
+		return;
+	}
+	appendStringInfoSpaces(es->str, es->indent * 2);
+	appendStringInfoString(es->str, "Fallback Plan:\n");
+	for (line = inner->str->data; *line; line = next)
+	{
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		appendStringInfoSpaces(es->str, es->indent * 2 + 2);
+		appendBinaryStringInfo(es->str, line, next - line);
+	}
+	if (es->str->len > 0 && es->str->data[es->str->len - 1] != '\n')
+		appendStringInfoChar(es->str, '\n');
 }
 
 static void
@@ -423,6 +585,13 @@ query_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 
 	Py_DECREF(res);
 	ExplainPropertyText("Remote SQL", sql, es);
+	if (st->refusal != NULL)
+	{
+		ExplainPropertyText("Fallback", "ClickHouse refused the query, so it ran per table", es);
+		ExplainPropertyText("ClickHouse Error", st->refusal, es);
+		if (st->fallback != NULL)
+			explain_fallback_plan(st, es);
+	}
 }
 
 static CustomExecMethods query_exec_methods = {
@@ -524,6 +693,8 @@ chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 				reason = "it is a scrollable cursor";
 			else
 				pd = translate_query(parse, &cx, &reason);
+			if (pd != NULL)
+				pd->cursor_options = cursorOptions;
 		}
 	}
 	else if (!chfdw_query_pushdown)
