@@ -408,7 +408,7 @@ start_fallback(ChFdwQueryState *st)
 	ereport(DEBUG1,
 			(errmsg("ch_fdw: ClickHouse refused the pushed-down query; running it per table"),
 			 errdetail("%s", st->refusal)));
-	chfdw_fallback_reason = psprintf("ClickHouse refused the whole query (%s)", st->refusal);
+	chfdw_fallback_reason = "ClickHouse refused the whole query when it ran";
 	PG_TRY();
 	{
 		stmt = prev_planner_hook
@@ -423,7 +423,8 @@ start_fallback(ChFdwQueryState *st)
 
 	/* Non-junk output columns, in order, are this node's scan columns. */
 	st->fallback_attnos = palloc0(sizeof(AttrNumber) * Max(tupdesc->natts, 1));
-	foreach(lc, query->targetList)
+	/* the saved Query: planning scribbled on the copy */
+	foreach(lc, linitial_node(Query, saved)->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
 
@@ -537,7 +538,12 @@ query_rescan(CustomScanState *node)
 
 	/* once refused, stay on the per-table plan */
 	if (st->fallback != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->fallback->estate->es_query_cxt);
+
 		ExecReScan(st->fallback->planstate);
+		MemoryContextSwitchTo(old);
+	}
 	else
 		chfdw_rows_restart(&st->rows);
 }

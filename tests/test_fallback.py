@@ -156,6 +156,13 @@ def test_fallback_in_prepared_statements_cursors_and_plpgsql(fb, engine):
             with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
                 conn.execute("FETCH BACKWARD 1 FROM fb_c")
 
+    # WITH HOLD: at commit PostgreSQL rewinds the plan and stores all its rows
+    with conn.transaction():
+        conn.execute(f"DECLARE fb_h CURSOR WITH HOLD FOR {sql.replace('$1', '0')}")
+        first = conn.execute("FETCH 3 FROM fb_h").fetchall()
+    assert first + conn.execute("FETCH ALL FROM fb_h").fetchall() == full
+    conn.execute("CLOSE fb_h")
+
     conn.execute(f"""CREATE OR REPLACE FUNCTION {schema}.fb_sum(lim int) RETURNS bigint LANGUAGE plpgsql AS $$
                      DECLARE r record; s bigint := 0;
                      BEGIN
