@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .connection import get_connection
-from .errors import ChFdwError
+from . import errors
+from .errors import ChFdwError, Interrupted
 from .refusals import is_refusal
 from .scan import Scan, dialect_for, remote_columns, table_ref
 from .types import fetch_plan
@@ -148,8 +149,19 @@ class QueryScan(Scan):
         self._blocks = None
         self._first = None
         self.refusal = None
-        compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx))
+        self.converters = []
         from .translate.query import NotPushable
+        try:
+            # translated again when the session TimeZone changed since planning
+            compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx))
+        except NotPushable as e:
+            self.refusal = f"the query can no longer be translated: {e.reason}"
+            return
+        except (ChFdwError, Interrupted):
+            raise
+        except Exception as e:  # a translator bug must not break a query PostgreSQL can run
+            self.refusal = f"the translator failed ({type(e).__name__}: {e})"
+            return
         try:
             self.sql = compiled.translation.render({int(k): v for k, v in params.items()})
         except NotPushable as e:
@@ -167,7 +179,7 @@ class QueryScan(Scan):
             except ChFdwError as e:
                 if not is_refusal(e):
                     raise
-                self.refusal = e.message
+                self.refusal = errors.scrub(e.message)
         if self.refusal is not None:
             self.close()
         return self.refusal
@@ -177,6 +189,7 @@ class QueryScan(Scan):
             first, self._first = self._first, None
             return first
         return super().fetch()
+
 
 def begin_query(server_ctx: dict, plan_json: str, params: dict) -> QueryScan:
     return QueryScan(server_ctx, plan_json, params)

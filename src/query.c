@@ -395,20 +395,20 @@ start_fallback(ChFdwQueryState *st)
 	EState	   *estate = st->css.ss.ps.state;
 	CustomScan *cscan = (CustomScan *) st->css.ss.ps.plan;
 	List	   *saved = (List *) list_nth(cscan->custom_private, 4);
-	Query	   *query = copyObject(linitial_node(Query, saved));
 	/* a nested executor runs outside parallel mode */
 	int			cursor_options = intVal(lsecond(saved)) & ~CURSOR_OPT_PARALLEL_OK;
 	const char *saved_reason = chfdw_fallback_reason;
 	TupleDesc	tupdesc = st->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
 	MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+	Query	   *query = copyObject(linitial_node(Query, saved));	/* the planner scribbles */
 	PlannedStmt *stmt;
 	ListCell   *lc;
 	int			i = 0;
 
 	ereport(DEBUG1,
-			(errmsg("ch_fdw: ClickHouse refused the pushed-down query; running it per table"),
+			(errmsg("ch_fdw: ClickHouse cannot run the pushed-down query; running it per table"),
 			 errdetail("%s", st->refusal)));
-	chfdw_fallback_reason = "ClickHouse refused the whole query when it ran";
+	chfdw_fallback_reason = "ClickHouse could not run the whole query (see Fallback Reason)";
 	PG_TRY();
 	{
 		stmt = prev_planner_hook
@@ -593,8 +593,8 @@ query_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 	ExplainPropertyText("Remote SQL", sql, es);
 	if (st->refusal != NULL)
 	{
-		ExplainPropertyText("Fallback", "ClickHouse refused the query, so it ran per table", es);
-		ExplainPropertyText("ClickHouse Error", st->refusal, es);
+		ExplainPropertyText("Fallback", "ClickHouse cannot run the query, so it ran per table", es);
+		ExplainPropertyText("Fallback Reason", st->refusal, es);
 		if (st->fallback != NULL)
 			explain_fallback_plan(st, es);
 	}
