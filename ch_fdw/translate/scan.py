@@ -34,7 +34,7 @@ from . import literals as L
 from .literals import Unsupported
 from .pgparse import parse, pg_type_name
 from .quoting import quote_identifier
-from .types import ChType, PgType, ch_type, compatible, pg_array_element, pg_type
+from .kinds import ChType, PgType, ch_type, compatible, pg_array_element, pg_type
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from ..literals import Unsupported
 from ..scan import Dialect
-from ..types import pg_type, PgType
+from ..kinds import pg_type, PgType
 
 
 _NOCONST = object()

@@ -26,7 +26,7 @@ from sqlglot import exp
 from ..literals import Unsupported
 from ..quoting import quote_identifier as qi
 from ..scan import ColumnInfo
-from ..types import ch_type as parse_ch_type, compatible
+from ..kinds import ch_type as parse_ch_type, compatible
 from .context import T, _FLOATS, _strip, _classify, _numeric_typmod, _Scope
 
 
