@@ -5,7 +5,7 @@ extra_float_digits=3) -> one ClickHouse query returning the same rows.
 Design
 ------
 * sqlglot parses the text (postgres dialect).  We do NOT generate with
-  sqlglot's ClickHouse dialect: every node is emitted by this module, with a
+  sqlglot's ClickHouse dialect: every node is emitted by this package, with a
   type ("kind") attached to every value, because nearly every difference
   between the engines is type-dependent (integer division, Decimal scales,
   bpchar padding, NULL ordering, empty aggregates...).  Anything not handled
@@ -23,17 +23,18 @@ Design
     aggregates.py  aggregates, FILTER, WITHIN GROUP, window functions
     functions.py   scalar (string, math) functions
     outputs.py     the cast of each result column to the fetched type
-  _Translator composes them; translate_query() below is the entry point.
+  Rules the per-table translator (../scan.py) shares -- LIKE patterns, the
+  NULL ordering of sort keys -- live in ../shared.py.  _Translator composes
+  the modules; translate_query() below is the entry point.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
-
 from ..literals import Unsupported
-from ..scan import Dialect, SqlTemplate, _Slot
+from ..pgparse import parse
+from ..remote import Dialect, Slot, SqlTemplate
 from .context import Context
 from .relations import Relations
 from .clauses import Clauses
@@ -75,7 +76,7 @@ class QueryTranslation(SqlTemplate):
 
     def __init__(self, sql: str, slots: list, settings: dict[str, str],
                  output_ch_types: list[str]):
-        super().__init__(sql, [_Slot(pid, fn) for pid, fn in slots])
+        super().__init__(sql, [Slot(pid, fn) for pid, fn in slots])
         self.settings = dict(settings)
         #: the ClickHouse type each output column is cast to
         self.output_ch_types = list(output_ch_types)
@@ -105,15 +106,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
     the scan's converters expect (ch_fdw.types.fetch_plan); off gives plain
     ClickHouse values (for running the SQL directly)."""
     try:
-        text = pg_sql.strip().rstrip(";").strip()
-        if "\0" in text:
-            raise Unsupported("NUL in query text")
-        try:
-            trees = sqlglot.parse(text, dialect="postgres")
-        except sqlglot.errors.SqlglotError as e:
-            raise Unsupported(f"cannot parse query: {str(e)[:200]}")
-        if len(trees) != 1 or trees[0] is None:
-            raise Unsupported("expected exactly one statement")
+        tree = parse(pg_sql.strip().rstrip(";").strip(), "query")
         if tuple(dialect.version) < MIN_VERSION:
             # Older engines lack multiple JOINs per SELECT, -OrNull combinators,
             # divideDecimal, correlated subqueries and the analyzer's scoping
@@ -125,7 +118,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
         tr = _Translator(tables, param_types or {}, dialect, timezone)
         tr.top_types = list(output_types)
         tr.fetch_expressions = fetch_expressions
-        sql, outs = tr.query(trees[0], None, top=True)
+        sql, outs = tr.query(tree, None, top=True)
         if len(outs) != len(output_types):
             raise Unsupported(f"query has {len(outs)} output columns, caller expects {len(output_types)}")
         ch_types = tr.top_ch_types

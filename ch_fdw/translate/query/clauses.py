@@ -2,10 +2,10 @@
 LIMIT/OFFSET.
 
 Rules owned here:
-  [nulls-order]  every ORDER BY key carries explicit NULLS FIRST/LAST (PG
-                 defaults: ASC NULLS LAST, DESC NULLS FIRST); float keys that
-                 may be NaN get an isNaN() key first (PG sorts NaN above
-                 every number).  Window ORDER BY reuses sort_key.
+  [nulls-order]  every ORDER BY key (also a window's) carries explicit NULLS
+                 FIRST/LAST and, for floats that may be NaN, an isNaN() key
+                 first: sort_key, built on shared.sort_keys (the rule both
+                 translators share).
   [collation]    text sort keys only under the C collation.
 """
 
@@ -15,20 +15,21 @@ from sqlglot import exp
 
 from .. import literals as L
 from ..literals import Unsupported
-from .context import T, _FLOATS, _TEXTS, _strip, _classify
+from ..shared import param_id, sort_keys, strip_parens
+from .context import T, _FLOATS, _TEXTS, _classify
 
 
 class Clauses:
     def limit_sql(self, limit, offset) -> str:
         out = ""
         if limit is not None:
-            e = _strip(limit.expression)
-            if isinstance(e, exp.Null) or (isinstance(e, exp.Cast) and isinstance(_strip(e.this), exp.Null)):
+            e = strip_parens(limit.expression)
+            if isinstance(e, exp.Null) or (isinstance(e, exp.Cast) and isinstance(strip_parens(e.this), exp.Null)):
                 pass   # LIMIT NULL / ALL
             else:
                 out += f" LIMIT {self._count_expr(e, 'LIMIT')}"
         if offset is not None:
-            e = _strip(offset.expression)
+            e = strip_parens(offset.expression)
             if limit is None or out == "":
                 out += f" LIMIT {(1 << 63) - 1}"   # ClickHouse needs LIMIT with OFFSET
             out += f" OFFSET {self._count_expr(e, 'OFFSET')}"
@@ -37,12 +38,12 @@ class Clauses:
     def _count_expr(self, e, what) -> str:
         if isinstance(e, exp.Literal) and not e.is_string and str(e.this).isdigit():
             return str(int(e.this))
-        if isinstance(e, exp.Cast) and isinstance(_strip(e.this), exp.Literal):
-            t = str(_strip(e.this).this)
+        if isinstance(e, exp.Cast) and isinstance(strip_parens(e.this), exp.Literal):
+            t = str(strip_parens(e.this).this)
             if t.isdigit():
                 return str(int(t))
         if isinstance(e, exp.Parameter):
-            pid = self._param_id(e)
+            pid = param_id(e)
             k, _, _ = _classify(self.param_types.get(pid, "?"))
             if k != "int":
                 raise Unsupported(f"{what} parameter of non-integer type")
@@ -80,7 +81,7 @@ class Clauses:
         for gs in group.args.get("grouping_sets") or []:
             sets = []
             for s in gs.expressions:
-                s = _strip(s) if not isinstance(s, exp.Tuple) else s
+                s = strip_parens(s) if not isinstance(s, exp.Tuple) else s
                 items = s.expressions if isinstance(s, exp.Tuple) else [s]
                 sets.append("(" + ", ".join(self.group_key(e, scope) for e in items) + ")")
             extra.append("GROUPING SETS (" + ", ".join(sets) + ")")
@@ -92,7 +93,7 @@ class Clauses:
         return " GROUP BY " + ", ".join(parts)
 
     def group_key(self, e, scope) -> str:
-        e = _strip(e)
+        e = strip_parens(e)
         if isinstance(e, exp.Literal) and not e.is_string:
             raise Unsupported("GROUP BY position")
         v = self.value(e, scope)
@@ -104,7 +105,7 @@ class Clauses:
     def order_by(self, order: exp.Order, scope, outs, cols) -> str:
         keys = []
         for o in order.expressions:
-            e = _strip(o.this)
+            e = strip_parens(o.this)
             desc = bool(o.args.get("desc"))
             nf = o.args.get("nulls_first")
             nulls_first = desc if nf is None else bool(nf)
@@ -125,11 +126,4 @@ class Clauses:
             raise Unsupported("ORDER BY text under a non-C collation")   # [collation]
         if v.kind == "interval":
             raise Unsupported("ORDER BY interval")
-        d = "DESC" if desc else "ASC"
-        n = "NULLS FIRST" if nulls_first else "NULLS LAST"          # [nulls-order]
-        sql = v.sql
-        if v.kind == "numeric" and not v.decimal:
-            sql = v.sql
-        if v.kind in _FLOATS and v.maybe_nan and desc != nulls_first:
-            return [f"isNaN({sql}) {d} {n}", f"{sql} {d} {n}"]
-        return [f"{sql} {d} {n}"]
+        return sort_keys(v.sql, desc, nulls_first, v.kind in _FLOATS and v.maybe_nan)

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ..literals import Unsupported
-from ..scan import Dialect
+from ..remote import Dialect
 from ..kinds import pg_type, PgType
+from ..shared import strip_parens
 
 
 _NOCONST = object()
@@ -51,28 +52,21 @@ class T:
         return self.const is None
 
 
-_CMP = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
 _FLOATS = ("float4", "float8")
 _TEXTS = ("text", "bpchar")
-
-
-def _strip(node):
-    while isinstance(node, exp.Paren):
-        node = node.this
-    return node
 
 
 def _quantifier(node):
     """('ANY'|'ALL', operand) for the right side of x op ANY/ALL (...), else None.
     sqlglot parses ANY as exp.Any and ALL as Anonymous('ALL')."""
-    node = _strip(node)
+    node = strip_parens(node)
     if isinstance(node, exp.Any):
-        return "ANY", _strip(node.this)
+        return "ANY", strip_parens(node.this)
     if isinstance(node, exp.All):
-        return "ALL", _strip(node.this)
+        return "ALL", strip_parens(node.this)
     if isinstance(node, exp.Anonymous) and str(node.this).upper() in ("ALL", "ANY") \
             and len(node.expressions) == 1:
-        return str(node.this).upper(), _strip(node.expressions[0])
+        return str(node.this).upper(), strip_parens(node.expressions[0])
     return None
 
 

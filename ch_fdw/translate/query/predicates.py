@@ -4,9 +4,10 @@
 Rules owned here:
   [in-null]      IN / NOT IN (subquery) and = ANY / <> ALL with NULLs are
                  written out in three-valued logic (not transform_null_in).
-  [like]         LIKE patterns are re-escaped for ClickHouse (LIKE ... ESCAPE
-                 refused); ILIKE uses the UTF-8 case mapping and only ASCII
-                 patterns; regex (~) only for a safe subset of syntax.
+  [like]         LIKE patterns are re-escaped for ClickHouse by
+                 shared.like_pattern (LIKE ... ESCAPE refused); ILIKE
+                 lowers the subject with the UTF-8 case mapping and takes
+                 only ASCII patterns; regex (~) only for a safe subset.
   [collation]    text <, <=, >, >= only under the C collation.
   [float-cmp]    float comparisons handle NaN like PG (NaN = NaN, NaN above
                  every number).
@@ -23,10 +24,10 @@ from .. import literals as L
 from ..literals import Unsupported
 from ..pgparse import pg_type_name
 from ..quoting import quote_identifier as qi, quote_string as qs
-from .context import T, _CMP, _FLOATS, _TEXTS, _strip, _quantifier, _classify, _Scope
+from ..shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, strip_parens
+from .context import T, _FLOATS, _TEXTS, _quantifier, _classify, _Scope
 
 
-_COMPLEMENT = {"=": "<>", "<>": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 
 class Predicates:
@@ -34,7 +35,7 @@ class Predicates:
         """A condition that is TRUE in ClickHouse exactly when the PostgreSQL
         condition is TRUE (negation pushed down to atoms first, so three-valued
         NOT never reaches ClickHouse except on plain booleans)."""
-        node = _strip(node)
+        node = strip_parens(node)
         if isinstance(node, exp.Not):
             return self.pred(node.this, scope, not neg)
         if isinstance(node, (exp.And, exp.Or)):
@@ -47,7 +48,7 @@ class Predicates:
             return f"({'NOT ' if neg else ''}EXISTS ({sql}))"
         if isinstance(node, exp.In):
             return self.in_pred(node, scope, neg)
-        if type(node) in _CMP and _quantifier(node.expression):
+        if type(node) in CMP_OPS and _quantifier(node.expression):
             return self.quantified(node, scope, neg)
         if isinstance(node, exp.Is):
             return self.is_pred(node, scope, neg)
@@ -62,7 +63,7 @@ class Predicates:
 
     def is_pred(self, node: exp.Is, scope, neg) -> str:
         neg = neg != bool(node.args.get("negate"))
-        target = _strip(node.expression)
+        target = strip_parens(node.expression)
         v = self.value(node.this, scope)
         if isinstance(target, exp.Null):
             if v.is_const:
@@ -141,10 +142,10 @@ class Predicates:
         return f"({cond})"
 
     def quantified(self, node, scope, neg) -> str:
-        op = _CMP[type(node)]
+        op = CMP_OPS[type(node)]
         quant, arr = _quantifier(node.expression)
         if neg:
-            op = _COMPLEMENT[op]
+            op = COMPLEMENT[op]
             quant = "ALL" if quant == "ANY" else "ANY"
         x = self.value(node.this, scope)
         if isinstance(arr, (exp.Select, exp.Union, exp.Subquery)) or (
@@ -169,7 +170,7 @@ class Predicates:
     def array_elems(self, arr, scope) -> list:
         if isinstance(arr, exp.Array):
             return [self.value(e, scope) for e in arr.expressions]
-        if isinstance(arr, exp.Cast) and isinstance(_strip(arr.this), exp.Literal) and arr.this.is_string:
+        if isinstance(arr, exp.Cast) and isinstance(strip_parens(arr.this), exp.Literal) and arr.this.is_string:
             tname = pg_type_name(arr.to)
             if not tname and arr.to.this == exp.DataType.Type.ARRAY and arr.to.expressions \
                     and arr.to.expressions[0].this == exp.DataType.Type.CHAR:
@@ -178,11 +179,11 @@ class Predicates:
                 raise Unsupported("array constant of unsupported type")
             et = tname[:-2]
             return [self.const_of(t, et) if t is not None else T("NULL", _classify(et)[0], const=None)
-                    for t in L.parse_pg_array(_strip(arr.this).this)]
+                    for t in L.parse_pg_array(strip_parens(arr.this).this)]
         raise Unsupported("ANY/ALL over a non-constant array")
 
     def subquery(self, q, scope):
-        q = _strip(q)
+        q = strip_parens(q)
         if isinstance(q, exp.Subquery):
             q = q.this
         sub = _Scope(parent=scope)
@@ -250,8 +251,7 @@ class Predicates:
     def _date_ts_const_cmp(self, op, a: T, b: T):
         # date column vs timestamp constant (e.g. d <= date '..' - interval '90 days')
         if a.kind == "timestamp":
-            flip = {"=": "=", "<>": "<>", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-            return self._date_ts_const_cmp(flip[op], b, a)
+            return self._date_ts_const_cmp(FLIP[op], b, a)
         if not b.is_const or not isinstance(b.const, _dt.datetime):
             return None
         ts = b.const
@@ -320,7 +320,7 @@ class Predicates:
                 if x.nullable or any(e.is_null or e.nullable for e in elems):
                     raise Unsupported("IN list as a value with NULLs possible")
             return T(self.pred(node, scope, False), "bool", nullable=False)
-        if type(node) in _CMP:
+        if type(node) in CMP_OPS:
             x = self.value(node.this, scope)
             if x.nullable:
                 raise Unsupported("ANY/ALL as a value with NULLs possible")
@@ -345,20 +345,7 @@ class Predicates:
             return T("NULL", "bool", const=None)
         if not p.is_const:
             raise Unsupported("LIKE with a non-constant pattern")
-        pat = p.const
-        out, i = [], 0
-        while i < len(pat):
-            ch = pat[i]
-            if ch == "\\":
-                if i + 1 >= len(pat):
-                    raise Unsupported("LIKE pattern ends with the escape character")
-                lit = pat[i + 1]
-                out.append("\\" + lit if lit in "%_\\" else lit)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        chpat = "".join(out)
+        chpat = like_pattern(p.const)
         subj = s.sql
         if isinstance(node, exp.ILike):
             # PostgreSQL ILIKE lower()s both sides under the collation

@@ -25,9 +25,10 @@ from sqlglot import exp
 
 from ..literals import Unsupported
 from ..quoting import quote_identifier as qi
-from ..scan import ColumnInfo
+from ..remote import ColumnInfo
 from ..kinds import ch_type as parse_ch_type, compatible
-from .context import T, _FLOATS, _strip, _classify, _numeric_typmod, _Scope
+from ..shared import strip_parens
+from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope
 
 
 _UTC_NAMES = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu",
@@ -46,7 +47,7 @@ class _Item:
 class Relations:
     def query(self, node, parent: _Scope | None, top=False, ctes=None):
         """-> (sql, [(name, T)]) ; T.sql of outputs is the generated alias."""
-        node = _strip(node)
+        node = strip_parens(node)
         if isinstance(node, exp.Subquery) and not node.alias:
             return self.query(node.this, parent, top)
         if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
@@ -263,14 +264,14 @@ class Relations:
 
     def from_item(self, node, scope: _Scope, flatten_ok=False) -> str:
         if isinstance(node, exp.Subquery) and node.args.get("alias") is None and \
-                isinstance(_strip(node.this), (exp.Table, exp.Subquery)):
+                isinstance(strip_parens(node.this), (exp.Table, exp.Subquery)):
             # a parenthesised join tree: (a LEFT JOIN b ON ...).  Its items join
             # the current scope; written without parentheses, which is the
             # same join only where it is the first FROM item or cross-joined
             # (its ON clauses cannot reference items outside it).
             if not flatten_ok:
                 raise Unsupported("nested join tree in this position")
-            inner = _strip(node.this)
+            inner = strip_parens(node.this)
             if isinstance(inner, exp.Table) and inner.args.get("joins"):
                 base = inner.copy()
                 base.set("joins", None)

@@ -29,8 +29,9 @@ from .. import literals as L
 from ..literals import Unsupported
 from ..pgparse import pg_type_name
 from ..quoting import quote_string as qs
-from ..scan import _MARK
-from .context import T, _CMP, _FLOATS, _TEXTS, _strip, _quantifier, _classify, _numeric_typmod
+from ..remote import SLOT_MARK
+from ..shared import CMP_OPS, param_id, strip_parens
+from .context import T, _FLOATS, _TEXTS, _quantifier, _classify, _numeric_typmod
 
 
 _AGG_NAMES = {"string_agg", "bool_and", "bool_or", "every", "stddev_samp", "stddev_pop",
@@ -39,7 +40,7 @@ _AGG_NAMES = {"string_agg", "bool_and", "bool_or", "every", "stddev_samp", "stdd
 
 class Values:
     def value(self, node, scope) -> T:
-        node = _strip(node)
+        node = strip_parens(node)
         if isinstance(node, exp.Column):
             if isinstance(node.this, exp.Star):
                 raise Unsupported("* reference")
@@ -67,15 +68,15 @@ class Values:
                 return T("NULL", "text", const=None)
             return T(f"concat({a.sql}, {b.sql})", "text", nullable=a.nullable or b.nullable,
                      agg=a.agg or b.agg)
-        if type(node) in _CMP and not _quantifier(node.expression):
+        if type(node) in CMP_OPS and not _quantifier(node.expression):
             a, b = self.value(node.this, scope), self.value(node.expression, scope)
-            return T(self.compare(_CMP[type(node)], a, b), "bool",
+            return T(self.compare(CMP_OPS[type(node)], a, b), "bool",
                      nullable=a.nullable or b.nullable, agg=a.agg or b.agg)
         if isinstance(node, (exp.And, exp.Or, exp.Not)):
             return self.bool_value(node, scope)
         if isinstance(node, (exp.Is, exp.In, exp.Exists, exp.Like, exp.ILike,
                              exp.RegexpLike, exp.RegexpILike, exp.NullSafeEQ, exp.NullSafeNEQ)) \
-                or (type(node) in _CMP):
+                or (type(node) in CMP_OPS):
             return self.bool_atom(node, scope)
         if isinstance(node, exp.Case):
             return self.case(node, scope)
@@ -230,18 +231,12 @@ class Values:
         scale = max(0, -d.as_tuple().exponent)
         return T(L.numeric_sql(d), "numeric", const=d, nullable=False, scale=scale)
 
-    def _param_id(self, node) -> int:
-        try:
-            return int(str(node.this.this if isinstance(node.this, exp.Literal) else node.this))
-        except (TypeError, ValueError):
-            raise Unsupported("bad parameter")
-
     def _slot(self, pid, render) -> str:
         self.slots.append((pid, render))
-        return f"{_MARK}{len(self.slots) - 1}{_MARK}"
+        return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
     def parameter(self, node) -> T:
-        pid = self._param_id(node)
+        pid = param_id(node)
         tname = self.param_types.get(pid)
         if tname is None:
             raise Unsupported(f"parameter ${pid} of unknown type")
@@ -333,7 +328,7 @@ class Values:
 
     def cast(self, node: exp.Cast, scope) -> T:
         to = node.to
-        inner = _strip(node.this)
+        inner = strip_parens(node.this)
         if to.this == exp.DataType.Type.INTERVAL or isinstance(to.this, exp.Interval):
             if isinstance(inner, exp.Literal) and inner.is_string:
                 return self.interval_const(inner.this)
