@@ -53,7 +53,7 @@ from .connection import Connection, get_connection
 from .errors import ChFdwError, Interrupted
 from .interrupts import interrupt_pending
 from .translate.quoting import quote_identifier, quote_string
-from .types import ChType, normalize_pg_type, parse_type
+from .chtypes import ChType, normalize_pg_type, parse_type
 
 DEFAULT_BATCH_SIZE = 65536
 
@@ -229,7 +229,7 @@ def _string_conv(t: ChType, pg_cat: str) -> Callable:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, float):
-            from .types import _float_token
+            from .chtypes.pgtext import float_token as _float_token
             return _float_token(v)
         return str(v)
 

@@ -163,7 +163,7 @@ def output_convertible(ch_type: str, pg_type_text: str, version=None) -> bool:
     """Can a ClickHouse result column of ch_type be fetched as pg_type_text?
     (Delegates to ch_fdw.types.fetch_plan, the scan's converter.)"""
     try:
-        from ch_fdw.types import fetch_plan
+        from ch_fdw.chtypes import fetch_plan
         fetch_plan(ch_type, pg_type_text, "column", version)
         return True
     except Exception:
@@ -2419,7 +2419,7 @@ class _Translator:
         # The scan reads result columns like table columns: apply the same
         # server-side fetch expression (e.g. timestamps as epoch micros).
         from ch_fdw.errors import ChFdwError
-        from ch_fdw.types import fetch_plan
+        from ch_fdw.chtypes import fetch_plan
         try:
             fp = fetch_plan(ct, pgt, f"output column {i + 1}", self.version)
         except ChFdwError as ex:
