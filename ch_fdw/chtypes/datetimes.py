@@ -105,15 +105,12 @@ def _wall_micros(tz: str):
     naive_epoch = _dt.datetime(1970, 1, 1)
     fromts = _dt.datetime.fromtimestamp
 
+    def micros(v: int) -> int:
+        d = fromts(v, zone).replace(tzinfo=None) - naive_epoch
+        return (d.days * 86400 + d.seconds) * 1000000
+
     def conv(values: list) -> list:
-        out = []
-        for v in values:
-            if v is None:
-                out.append(None)
-                continue
-            d = fromts(v, zone).replace(tzinfo=None) - naive_epoch
-            out.append((d.days * 86400 + d.seconds) * 1000000)
-        return out
+        return [None if v is None else micros(v) for v in values]
     return conv
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 from ..translate.quoting import quote_string
 from .base import Bad, Refuse, decimal_of, show
 from .model import DECIMAL_N, ChType
-from .pgnames import INT_CATS
+from .pgnames import INT_CATS, NUM_CATS, is_textual
 from .pgtext import elem_token, text_token
 
 NAMES = frozenset({"Decimal"} | set(DECIMAL_N))
@@ -59,8 +59,7 @@ def element_text(t: ChType, f):
 
 
 def write(t: ChType, pg_cat: str, server_tz) -> Callable:
-    if pg_cat not in ("smallint", "integer", "bigint", "numeric", "real", "double precision", "text") \
-            and not pg_cat.startswith("other:"):
+    if not (pg_cat in NUM_CATS or is_textual(pg_cat)):
         raise Refuse("")
     p, s = t.precision, t.scale
     limit = _decimal.Decimal(10) ** (p - s)

@@ -9,6 +9,7 @@ from ch_fdw import errors
 
 from .base import Bad, Refuse, show
 from .model import ChType
+from .pgnames import NUM_CATS, is_textual
 from .pgtext import elem_token, float_token, quote_elem
 
 NAMES = frozenset({"Float32", "Float64", "BFloat16"})
@@ -63,8 +64,7 @@ def element_text(t: ChType, f):
 
 
 def write(t: ChType, pg_cat: str, server_tz) -> Callable:
-    if pg_cat not in ("smallint", "integer", "bigint", "numeric", "real", "double precision", "text") \
-            and not pg_cat.startswith("other:"):
+    if not (pg_cat in NUM_CATS or is_textual(pg_cat)):
         raise Refuse("")
     f32 = t.name == "Float32"
 
