@@ -2,7 +2,9 @@
 
 Strings that are not valid UTF-8 become valid UTF-8 with U+FFFD replacement
 characters (toValidUTF8 on servers >= 20.1, Python decode(errors='replace')
-otherwise); declare the column bytea to get the exact bytes.  FixedString(N)
+otherwise); declare the column bytea to get the exact bytes.  NUL
+characters inside String values cannot be stored in PostgreSQL text; the
+bridge reports an error for them.  FixedString(N)
 -> text drops the trailing NUL padding (what ClickHouse's toString and
 clickhouse-driver do); as bytea it keeps all N bytes."""
 
