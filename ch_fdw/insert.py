@@ -48,6 +48,8 @@ def table_ref(ctx: dict):
 
 
 def server_tz(conn: Connection) -> str | None:
+    """The server's time zone (wall clock of DateTime columns without one),
+    cached per connection."""
     key = ("server_timezone",)
     cache = conn._describe_cache
     if key not in cache:
@@ -60,6 +62,8 @@ def server_tz(conn: Connection) -> str | None:
 
 
 def encoders(ctx: dict, conn: Connection, ref, attnums: list[int]) -> list[ColumnEncoder]:
+    """One ColumnEncoder per written column; errors name a column that is
+    missing remotely or whose type pair cannot be written."""
     remote_types = dict(conn.describe(ref.db, ref.table))
     by_attnum = {c["attnum"]: c for c in ctx["columns"]}
     tz = server_tz(conn)

@@ -109,3 +109,11 @@ def decimal_of(v) -> _decimal.Decimal:
             raise Bad(f"{show(v)} is not a finite number")
         return d
     raise Bad(f"cannot convert {type(v).__name__} to a number", errors.DATATYPE_MISMATCH)
+
+
+def quote_string(value: str) -> str:
+    """A ClickHouse string literal (the translator's quoting, imported on use:
+    the translator imports this package, and importing translate/ from here
+    at load time would make the two import each other)."""
+    from ..translate.quoting import quote_string as quote
+    return quote(value)

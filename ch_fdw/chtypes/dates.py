@@ -9,8 +9,7 @@ from typing import Callable
 
 from ch_fdw import errors
 
-from ..translate.quoting import quote_string
-from .base import Bad, Refuse, show
+from .base import Bad, Refuse, quote_string, show
 from .model import ChType
 
 NAMES = frozenset({"Date", "Date32"})

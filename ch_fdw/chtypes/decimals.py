@@ -5,8 +5,7 @@ from __future__ import annotations
 import decimal as _decimal
 from typing import Callable
 
-from ..translate.quoting import quote_string
-from .base import Bad, Refuse, decimal_of, show
+from .base import Bad, Refuse, decimal_of, quote_string, show
 from .model import DECIMAL_N, ChType
 from .pgnames import INT_CATS, NUM_CATS, is_textual
 from .pgtext import elem_token, text_token

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..translate.quoting import quote_string
-from .base import Bad, Refuse, decimal_of, show, to_bool
+from .base import Bad, Refuse, decimal_of, quote_string, show, to_bool
 from .model import INT_BITS, ChType
 from .pgnames import NUM_CATS
 from .pgtext import bool_token, elem_token

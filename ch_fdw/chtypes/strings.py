@@ -14,8 +14,7 @@ from typing import Callable
 
 from ch_fdw import errors
 
-from ..translate.quoting import quote_string
-from .base import Bad, Refuse, fix_utf8, from_hex
+from .base import Bad, Refuse, fix_utf8, from_hex, quote_string
 from .model import ChType
 from .pgtext import float_token, quote_elem, text_token
 
