@@ -103,7 +103,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
     operations whose result depends on it (date_trunc/extract on timestamptz,
     date <-> timestamptz conversions) are refused.
     fetch_expressions: wrap each output in the server-side fetch expression
-    the scan's converters expect (ch_fdw.types.fetch_plan); off gives plain
+    the scan's converters expect (ch_fdw.chtypes.fetch_plan); off gives plain
     ClickHouse values (for running the SQL directly)."""
     try:
         tree = parse(pg_sql.strip().rstrip(";").strip(), "query")
@@ -139,9 +139,9 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
 
 def output_convertible(ch_type: str, pg_type_text: str, version=None) -> bool:
     """Can a ClickHouse result column of ch_type be fetched as pg_type_text?
-    (Delegates to ch_fdw.types.fetch_plan, the scan's converter.)"""
+    (Delegates to ch_fdw.chtypes.fetch_plan, the scan's converter.)"""
     try:
-        from ch_fdw.types import fetch_plan
+        from ch_fdw.chtypes import fetch_plan
         fetch_plan(ch_type, pg_type_text, "column", version)
         return True
     except Exception:

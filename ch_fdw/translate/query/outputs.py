@@ -1,6 +1,6 @@
 """Outputs: the top-level cast of each result column to exactly the
 ClickHouse type the scan's fetch converters read as the PostgreSQL output
-type (ch_fdw.types.fetch_plan).
+type (ch_fdw.chtypes.fetch_plan).
 
 Rules owned here:
   [int-range]    integer outputs use accurateCast (raises on overflow like
@@ -81,7 +81,7 @@ class Outputs:
         # The scan reads result columns like table columns: apply the same
         # server-side fetch expression (e.g. timestamps as epoch micros).
         from ch_fdw.errors import ChFdwError
-        from ch_fdw.types import fetch_plan
+        from ch_fdw.chtypes import fetch_plan
         try:
             fp = fetch_plan(ct, pgt, f"output column {i + 1}", self.version)
         except ChFdwError as ex:
