@@ -13,6 +13,8 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
@@ -201,6 +203,41 @@ chfdw_rte_is_expanded_view(RangeTblEntry *rte)
 	return rte->rtekind == RTE_SUBQUERY && OidIsValid(rte->relid);
 #else
 	return false;
+#endif
+}
+
+/*
+ * An expression of a pushed query's result, as EXPLAIN shows it (it is
+ * never evaluated: ClickHouse computed it).  18's EXPLAIN prints a window
+ * function's OVER by looking for its WindowAgg plan node, and errors when
+ * there is none, so there it is shown as a plain call of the same function
+ * (15-17 print "OVER (?)").
+ */
+#if PG_VERSION_NUM >= 180000
+static inline Node *
+chfdw_window_calls_mutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, WindowFunc))
+	{
+		WindowFunc *wf = (WindowFunc *) node;
+
+		return (Node *) makeFuncExpr(wf->winfnoid, wf->wintype,
+									 (List *) chfdw_window_calls_mutator((Node *) wf->args, context),
+									 wf->wincollid, wf->inputcollid, COERCE_EXPLICIT_CALL);
+	}
+	return expression_tree_mutator(node, chfdw_window_calls_mutator, context);
+}
+#endif
+
+static inline Node *
+chfdw_explainable_expr(Node *expr)
+{
+#if PG_VERSION_NUM >= 180000
+	return chfdw_window_calls_mutator(expr, NULL);
+#else
+	return expr;
 #endif
 }
 

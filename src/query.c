@@ -324,7 +324,7 @@ make_query_scan(QueryPlanData *pd, CollectContext *cx)
 			continue;
 		resno++;
 		/* The scan tuple is the query's result; EXPLAIN shows the original expressions. */
-		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) copyObject(expr), resno,
+		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) chfdw_explainable_expr(copyObject(expr)), resno,
 														 tle->resname, false));
 		tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(INDEX_VAR, resno, exprType(expr),
 																exprTypmod(expr), exprCollation(expr), 0),
