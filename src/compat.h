@@ -154,8 +154,8 @@ chfdw_foreign_scan_userid(ForeignScan *fsplan, EState *estate, Index rti)
 /*
  * A PlannedStmt built without the standard planner: append a range table
  * entry of Query owner to stmt's flat range table the way setrefs.c does
- * (16+: with its permission info, renumbered; 18+: marked unprunable, as
- * no partition pruning applies to it).
+ * (16+: with its permission info, renumbered; 18+: a relation is marked
+ * unprunable, as no partition pruning applies to it).
  */
 static inline void
 chfdw_stmt_add_rte(PlannedStmt *stmt, Query *owner, RangeTblEntry *rte)
@@ -173,7 +173,8 @@ chfdw_stmt_add_rte(PlannedStmt *stmt, Query *owner, RangeTblEntry *rte)
 #endif
 	stmt->rtable = lappend(stmt->rtable, newrte);
 #if PG_VERSION_NUM >= 180000
-	stmt->unprunableRelids = bms_add_member(stmt->unprunableRelids, list_length(stmt->rtable));
+	if (rte->rtekind == RTE_RELATION || (rte->rtekind == RTE_SUBQUERY && OidIsValid(rte->relid)))
+		stmt->unprunableRelids = bms_add_member(stmt->unprunableRelids, list_length(stmt->rtable));
 #endif
 }
 
