@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 
-from helpers import PG_CONFIG, explain
+from helpers import PG_CONFIG, explain, foreign_table
 
 
 def test_server_is_the_one_built_for(pg):
@@ -51,3 +51,21 @@ def test_import_pushed_and_per_table(pg, modern, uniq):
     assert "Foreign Scan" in plan and "Custom Scan" not in plan, plan
     assert "Remote SQL:" in plan and ">= 2" in plan, plan
     assert pg.execute(q).fetchall() == [(2, "beta"), (3, "alpha")]
+
+
+def test_explain_of_pushed_window_function(pg, modern, uniq):
+    """EXPLAIN VERBOSE of a pushed window function: each version's own form.
+    18 prints a window's definition only from a WindowAgg node, which a
+    pushed query has none of, so there it is a plain call."""
+    srv = f"smokew_{uniq}"
+    pg.execute(f"CREATE SERVER {srv} FOREIGN DATA WRAPPER ch_fdw OPTIONS ({modern.server_options})")
+    pg.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {srv} OPTIONS (user 'default', password '')")
+    foreign_table(pg, modern, srv, uniq, "id Int64, g Int64", "id bigint, g bigint",
+                  [(1, 1), (2, 1), (3, 2)], ["id", "g"])
+    q = f"SELECT id, row_number() OVER (PARTITION BY g ORDER BY id) FROM {uniq} ORDER BY id"
+    plan = explain(pg, q)
+    assert "Custom Scan (ClickHouseQuery)" in plan, plan
+    expected = "(row_number())" if pg.info.server_version >= 180000 else "(row_number() OVER (?))"
+    assert f"Output: id, {expected}" in plan, plan
+    assert "row_number() OVER (PARTITION BY" in plan, plan    # the Remote SQL has it whole
+    assert pg.execute(q).fetchall() == [(1, 1), (2, 2), (3, 1)]
