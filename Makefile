@@ -15,18 +15,33 @@ PGFILEDESC = "ch_fdw - foreign data wrapper for ClickHouse"
 
 PG_CONFIG ?= pg_config
 # The interpreter the extension embeds; its pip installs our dependencies.
-PYTHON        ?= /usr/bin/python3
-PYTHON_CONFIG ?= $(PYTHON)-config
+# Our own names: PGXS's Makefile.global sets PYTHON (to the one PostgreSQL
+# was configured with, or to nothing), which would override a plain PYTHON.
+CH_FDW_PYTHON        ?= /usr/bin/python3
+CH_FDW_PYTHON_CONFIG ?= $(CH_FDW_PYTHON)-config
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 PKGLIBDIR := $(shell $(PG_CONFIG) --pkglibdir)
 CH_FDW_PYTHON_DIR ?= $(PKGLIBDIR)/ch_fdw_python
 
-PG_CPPFLAGS = $(shell $(PYTHON_CONFIG) --includes) \
+PG_CPPFLAGS = $(shell $(CH_FDW_PYTHON_CONFIG) --includes) \
               -DCH_FDW_PYTHON_PATH='"$(CH_FDW_PYTHON_DIR)"'
-SHLIB_LINK  = $(shell $(PYTHON_CONFIG) --embed --ldflags)
+SHLIB_LINK  = $(shell $(CH_FDW_PYTHON_CONFIG) --embed --ldflags)
 
 include $(PGXS)
+
+# A server built with another compiler (e.g. clang, or a newer gcc) hands us
+# warning flags our $(CC) may not know, and gcc rejects an unknown -Wfoo.
+# Keep only the -W flags $(CC) accepts; everything else is left as built.
+cc_accepts = $(shell $(CC) $(1) -x c -c -o /dev/null /dev/null 2>/dev/null && echo $(1))
+override CFLAGS := $(foreach f,$(CFLAGS),$(if $(filter -W%,$(filter-out -Wno-%,$(f))),$(call cc_accepts,$(f)),$(f)))
+
+# Objects built for another PostgreSQL (or interpreter) must not be reused:
+# .build-config records what they were built for and changes with it.
+CH_FDW_BUILD := $(PG_CONFIG) $(shell $(PG_CONFIG) --version) $(CH_FDW_PYTHON) $(CH_FDW_PYTHON_DIR)
+$(shell [ "$$(cat .build-config 2>/dev/null)" = '$(CH_FDW_BUILD)' ] || echo '$(CH_FDW_BUILD)' > .build-config)
+$(OBJS): .build-config src/ch_fdw.h src/compat.h
+EXTRA_CLEAN = .build-config
 
 .PHONY: install-python venv test demo bench bench-tpch bench-copy
 
@@ -36,7 +51,7 @@ install: install-python
 # directory (not the system site-packages) that the bridge puts on sys.path.
 install-python:
 	rm -rf '$(DESTDIR)$(CH_FDW_PYTHON_DIR).new' '$(DESTDIR)$(CH_FDW_PYTHON_DIR).old'
-	PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip install --quiet --no-compile --root-user-action=ignore \
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(CH_FDW_PYTHON) -m pip install --quiet --no-compile --root-user-action=ignore \
 	    --no-warn-script-location --target '$(DESTDIR)$(CH_FDW_PYTHON_DIR).new' .
 	# swap in the new tree so running backends never see a half-written one
 	if [ -d '$(DESTDIR)$(CH_FDW_PYTHON_DIR)' ]; then \
@@ -47,7 +62,7 @@ install-python:
 VENV ?= .venv
 venv: $(VENV)/.done
 $(VENV)/.done: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(CH_FDW_PYTHON) -m venv $(VENV)
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 

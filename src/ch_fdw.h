@@ -50,11 +50,13 @@
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
 
+#include "compat.h"
+
 /* python.c: the interpreter and calls into ch_fdw.bridge */
 extern void chfdw_python_init(void);
 extern void chfdw_python_preload(void);
 extern PyObject *chfdw_call(const char *func, PyObject *args);
-extern void chfdw_raise_python_error(const char *context) pg_attribute_noreturn();
+pg_noreturn extern void chfdw_raise_python_error(const char *context);
 extern char *chfdw_py_str(PyObject *obj);
 extern PyObject *chfdw_py_text(const char *s);
 extern void chfdw_dict_set_text(PyObject *dict, const char *key, const char *value);

@@ -52,7 +52,7 @@ chfdw_server_context(Oid serverid, Oid userid)
 	chfdw_dict_set_steal(ctx, "user_mapping_id", py_long(um->umid));
 	chfdw_dict_set_text(ctx, "timezone", pg_get_timezone_name(session_timezone));
 	chfdw_dict_set_steal(ctx, "text_collation_c",
-						 PyBool_FromLong(lc_collate_is_c(DEFAULT_COLLATION_OID)));
+						 PyBool_FromLong(chfdw_collation_is_c(DEFAULT_COLLATION_OID)));
 	return ctx;
 }
 

@@ -127,7 +127,7 @@ timestamp_datum(Timestamp ts, PyObject *value, ChFdwColumnConv *conv)
 	if (!IS_VALID_TIMESTAMP(ts))
 		out_of_range(conv, value);
 	if (conv->typmod >= 0 && conv->typmod < MAX_TIMESTAMP_PRECISION)
-		AdjustTimestampForTypmod(&ts, conv->typmod);
+		chfdw_adjust_timestamp(&ts, conv->typmod);
 	return TimestampGetDatum(ts);
 }
 

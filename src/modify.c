@@ -90,14 +90,12 @@ static Oid
 result_userid(EState *estate, ResultRelInfo *rinfo)
 {
 	Index		rti = rinfo->ri_RangeTableIndex;
-	RangeTblEntry *rte;
 
 	if (rti == 0 && rinfo->ri_RootResultRelInfo != NULL)
 		rti = rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
 	if (rti == 0)
 		return GetUserId();
-	rte = exec_rt_fetch(rti, estate);
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	return chfdw_exec_rte_userid(estate, rti);
 }
 
 /* ---------- INSERT / COPY ---------- */
@@ -215,7 +213,7 @@ chPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, 
 	}
 
 	/* Check now that every column exists remotely and its type can be written. */
-	ctx = chfdw_table_context(rel, OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId());
+	ctx = chfdw_table_context(rel, chfdw_planner_rte_userid(root, resultRelation));
 	res = chfdw_call("plan_insert", Py_BuildValue("(NN)", ctx, chfdw_py_int_list(attrs)));
 	Py_DECREF(res);
 	table_close(rel, NoLock);
@@ -686,7 +684,7 @@ chPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, i
 	}
 
 	rel = table_open(rte->relid, NoLock);
-	ctx = chfdw_table_context(rel, OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId());
+	ctx = chfdw_table_context(rel, chfdw_planner_rte_userid(root, resultRelation));
 	table_close(rel, NoLock);
 	res = chfdw_call("plan_direct_modify",
 					 Py_BuildValue("(NsNN)", ctx, op == CMD_UPDATE ? "UPDATE" : "DELETE",
@@ -708,16 +706,14 @@ chBeginDirectModify(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	ChFdwDirectState *st = palloc0(sizeof(ChFdwDirectState));
-	RangeTblEntry *rte;
 	int			nparams = intVal(lthird(fsplan->fdw_private));
 	int			nvalues;
 	ListCell   *lc;
 	int			i;
 
 	node->fdw_state = st;
-	rte = exec_rt_fetch(fsplan->resultRelation, estate);
 	st->rel = node->ss.ss_currentRelation;
-	st->userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	st->userid = chfdw_foreign_scan_userid(fsplan, estate, fsplan->resultRelation);
 	st->plan_json = strVal(linitial(fsplan->fdw_private));
 	st->param_ids = (List *) lsecond(fsplan->fdw_private);
 	st->set_processed = boolVal(lfourth(fsplan->fdw_private));

@@ -75,7 +75,7 @@ fail(CollectContext *cx, const char *reason)
 }
 
 static bool
-check_rte(RangeTblEntry *rte, CollectContext *cx)
+check_rte(Query *q, RangeTblEntry *rte, CollectContext *cx)
 {
 	Oid			serverid;
 	Oid			userid;
@@ -94,13 +94,17 @@ check_rte(RangeTblEntry *rte, CollectContext *cx)
 			if (OidIsValid(cx->serverid) && cx->serverid != serverid)
 				return fail(cx, "it reads foreign tables of more than one ch_fdw server");
 			cx->serverid = serverid;
-			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+			userid = chfdw_query_rte_userid(q, rte);
 			if (OidIsValid(cx->userid) && cx->userid != userid)
 				return fail(cx, "its tables are accessed as different users (through a view)");
 			cx->userid = userid;
 			cx->relids = list_append_unique_oid(cx->relids, rte->relid);
 			return false;
 		case RTE_SUBQUERY:
+			if (chfdw_rte_is_expanded_view(rte))
+				return fail(cx, psprintf("it reads view \"%s\", which is not a ClickHouse foreign table",
+										 get_rel_name(rte->relid)));
+			return false;
 		case RTE_JOIN:
 		case RTE_CTE:
 		case RTE_RESULT:
@@ -110,6 +114,8 @@ check_rte(RangeTblEntry *rte, CollectContext *cx)
 		case RTE_VALUES:
 			return fail(cx, "it reads a VALUES list");
 		default:
+			if (chfdw_rte_reads_nothing(rte))
+				return false;
 			return fail(cx, "it reads a kind of relation ClickHouse cannot see");
 	}
 }
@@ -132,7 +138,7 @@ collect_walker(Node *node, CollectContext *cx)
 			return fail(cx, "it has a data-modifying WITH clause");
 		foreach(lc, q->rtable)
 		{
-			if (check_rte((RangeTblEntry *) lfirst(lc), cx))
+			if (check_rte(q, (RangeTblEntry *) lfirst(lc), cx))
 				return true;
 		}
 		return query_tree_walker(q, collect_walker, (void *) cx, 0);
@@ -327,7 +333,7 @@ make_query_scan(QueryPlanData *pd, CollectContext *cx)
 			continue;
 		resno++;
 		/* The scan tuple is the query's result; EXPLAIN shows the original expressions. */
-		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) copyObject(expr), resno,
+		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) chfdw_explainable_expr(copyObject(expr)), resno,
 														 tle->resname, false));
 		tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(INDEX_VAR, resno, exprType(expr),
 																exprTypmod(expr), exprCollation(expr), 0),
@@ -622,24 +628,25 @@ create_query_state(CustomScan *cscan)
 
 /* Relation RTEs of nested queries (for permission checks and locking). */
 static bool
-nested_relations_walker(Node *node, List **rtable)
+nested_relations_walker(Node *node, PlannedStmt *stmt)
 {
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
 	{
+		Query	   *q = (Query *) node;
 		ListCell   *lc;
 
-		foreach(lc, ((Query *) node)->rtable)
+		foreach(lc, q->rtable)
 		{
 			RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 
 			if (rte->rtekind == RTE_RELATION)
-				*rtable = lappend(*rtable, copyObject(rte));
+				chfdw_stmt_add_rte(stmt, q, rte);
 		}
-		return query_tree_walker((Query *) node, nested_relations_walker, (void *) rtable, 0);
+		return query_tree_walker(q, nested_relations_walker, (void *) stmt, 0);
 	}
-	return expression_tree_walker(node, nested_relations_walker, (void *) rtable);
+	return expression_tree_walker(node, nested_relations_walker, (void *) stmt);
 }
 
 /*
@@ -653,19 +660,17 @@ static PlannedStmt *
 make_pushed_stmt(Query *parse, CustomScan *cscan)
 {
 	PlannedStmt *stmt = makeNode(PlannedStmt);
-	List	   *rtable = (List *) copyObject(parse->rtable);
-	List	   *nested = NIL;
 	ListCell   *lc;
 
-	(void) query_tree_walker(parse, nested_relations_walker, (void *) &nested, 0);
-	rtable = list_concat(rtable, nested);
+	foreach(lc, parse->rtable)
+		chfdw_stmt_add_rte(stmt, parse, (RangeTblEntry *) lfirst(lc));
+	(void) query_tree_walker(parse, nested_relations_walker, (void *) stmt, 0);
 
 	stmt->commandType = CMD_SELECT;
 	stmt->queryId = parse->queryId;
 	stmt->canSetTag = parse->canSetTag;
 	stmt->planTree = (Plan *) cscan;
-	stmt->rtable = rtable;
-	foreach(lc, rtable)
+	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 

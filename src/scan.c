@@ -92,7 +92,7 @@ shippable_walker(Node *node, ShippableContext *cx)
 		return false;
 
 	coll = exprInputCollation(node);
-	if (OidIsValid(coll) && coll != DEFAULT_COLLATION_OID && !lc_collate_is_c(coll))
+	if (OidIsValid(coll) && coll != DEFAULT_COLLATION_OID && !chfdw_collation_is_c(coll))
 		return true;
 
 	switch (nodeTag(node))
@@ -375,9 +375,9 @@ sort_keys_for(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
 		if (!OidIsValid(tce->btree_opf) || tce->btree_opf != pk->pk_opfamily)
 			break;
 		key = Py_BuildValue("(iOOO)", (int) found->varattno,
-							pk->pk_strategy == BTGreaterStrategyNumber ? Py_True : Py_False,
+							chfdw_pathkey_is_desc(pk) ? Py_True : Py_False,
 							pk->pk_nulls_first ? Py_True : Py_False,
-							(!OidIsValid(ec->ec_collation) || lc_collate_is_c(ec->ec_collation))
+							(!OidIsValid(ec->ec_collation) || chfdw_collation_is_c(ec->ec_collation))
 							? Py_True : Py_False);
 		PyList_Append(keys, key);
 		Py_DECREF(key);
@@ -436,7 +436,7 @@ chGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	run = fpinfo->remote_rows * (cpu_tuple_cost * 2.0) + baserel->rows * cpu_tuple_cost;
 
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+			 chfdw_create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup, startup + run, NIL,
 									 baserel->lateral_relids, NULL,
 									 list_make2(makeInteger(0),
@@ -457,7 +457,7 @@ chGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 			/* Cheaper than the unsorted path plus a local Sort. */
 			add_path(baserel, (Path *)
-					 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+					 chfdw_create_foreignscan_path(root, baserel, NULL, baserel->rows,
 											 startup, startup + run * 1.05,
 											 root->query_pathkeys,
 											 baserel->lateral_relids, NULL,
@@ -562,7 +562,6 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	ChFdwScanState *st = palloc0(sizeof(ChFdwScanState));
-	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
 	List	   *retrieved = lsecond(fsplan->fdw_private);
 	ListCell   *lc;
 	int			nparams;
@@ -571,7 +570,7 @@ chBeginForeignScan(ForeignScanState *node, int eflags)
 
 	node->fdw_state = st;
 	st->rel = node->ss.ss_currentRelation;
-	st->userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	st->userid = chfdw_foreign_scan_userid(fsplan, estate, fsplan->scan.scanrelid);
 	st->plan_json = strVal(linitial(fsplan->fdw_private));
 	st->param_ids = lthird(fsplan->fdw_private);
 	st->has_limit = intVal(lfourth(fsplan->fdw_private));

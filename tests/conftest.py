@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL 15 with ch_fdw installed, Debian's
+"""Shared fixtures: a real PostgreSQL (the one $PG_CONFIG names, default
+Debian's 15) with ch_fdw installed and preloaded, Debian's
 ClickHouse 18.16 (native protocol) and the chDB devserver (modern ClickHouse,
 HTTP and, where served, native).  Nothing here is mocked.
 
