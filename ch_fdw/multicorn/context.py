@@ -102,7 +102,7 @@ def multicorn_error(exc: BaseException) -> Exception:
     the one the extension would use is named in the detail)."""
     from multicorn.utils import ERROR, MulticornException, REPORT_CODES
     if isinstance(exc, Interrupted):
-        message, sqlstate = "canceling statement due to user request", errors.QUERY_CANCELED
+        message, sqlstate = "canceling statement (cancel request or statement_timeout)", errors.QUERY_CANCELED
         detail, hint = "The ClickHouse query was cancelled.", None
     elif isinstance(exc, ChFdwError):
         message, sqlstate, detail, hint = exc.message, exc.sqlstate, exc.detail, exc.hint

@@ -27,6 +27,19 @@ from . import context, quals as qualtext, values
 _C_COLLATIONS = ("C", "POSIX")
 
 
+def _backend_setup() -> None:
+    """With shared_preload_libraries = ch_fdw the interpreter was started in
+    the postmaster: let the C bridge finish its per-backend set-up now,
+    before this code starts threads, rather than on its own first use."""
+    try:
+        import _ch_fdw   # type: ignore[import-not-found]
+    except ImportError:
+        return           # multicorn started the interpreter in this backend
+    after_fork = getattr(_ch_fdw, "after_fork", None)
+    if after_fork is not None:
+        after_fork()
+
+
 def _reported(method):
     """Turn every exception into one multicorn reports as a PostgreSQL
     error (message, detail, hint; passwords scrubbed)."""
@@ -47,6 +60,7 @@ class ClickHouseFdw(ForeignDataWrapper):
     @_reported
     def __init__(self, fdw_options, fdw_columns):
         super().__init__(fdw_options, fdw_columns)
+        _backend_setup()
         self.ctx = context.table_context(dict(fdw_options), fdw_columns)
         self.names = [c["name"] for c in self.ctx["columns"]]
         self.attnum = {c["name"]: c["attnum"] for c in self.ctx["columns"]}
@@ -249,6 +263,7 @@ class ClickHouseFdw(ForeignDataWrapper):
     @classmethod
     @_reported
     def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
+        _backend_setup()
         server, user, _ = context.split_options(dict(srv_options))
         if server.get("dbname", schema) != schema:
             raise ChFdwError(
