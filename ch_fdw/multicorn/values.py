@@ -20,7 +20,7 @@ from typing import Callable
 
 from .. import errors
 from ..errors import ChFdwError
-from ..types import normalize_pg_type
+from ..chtypes import normalize_pg_type
 
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 _EPOCH = _dt.datetime(1970, 1, 1)

@@ -19,9 +19,9 @@ from multicorn import ForeignDataWrapper
 from .. import import_schema as imp
 from ..connection import get_connection
 from ..errors import ChFdwError, FEATURE_NOT_SUPPORTED
-from ..modify import Writer
+from ..insert import Writer
 from ..scan import begin_scan, build_scan, can_sort, explain_scan, plan_scan
-from ..translate.types import pg_type
+from ..translate.kinds import pg_type
 from . import context, quals as qualtext, values
 
 _C_COLLATIONS = ("C", "POSIX")
