@@ -12,11 +12,24 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+def _backend_flags() -> Callable[[], bool] | None:
+    """In a backend without the C bridge (the multicorn wrapper), read
+    PostgreSQL's interrupt flags directly; None outside PostgreSQL."""
+    import ctypes
+    try:
+        me = ctypes.CDLL(None)
+        flags = [ctypes.c_int.in_dll(me, n) for n in ("InterruptPending", "QueryCancelPending",
+                                                       "ProcDiePending")]
+    except (OSError, ValueError, AttributeError):
+        return None
+    pending, cancel, die = flags
+    return lambda: bool(pending.value and (cancel.value or die.value))
+
+
 try:  # provided by the C bridge inside a PostgreSQL backend
     from _ch_fdw import interrupt_pending  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - outside PostgreSQL
-    def interrupt_pending() -> bool:
-        return False
+    interrupt_pending = _backend_flags() or (lambda: False)
 
 POLL_SECONDS = 0.1
 

@@ -40,9 +40,31 @@ py_interrupt_pending(PyObject *self, PyObject *unused)
 	Py_RETURN_FALSE;
 }
 
+static void chfdw_python_atexit(int code, Datum arg);
+
+/*
+ * _ch_fdw.after_fork(): the per-backend fix-up of an interpreter the
+ * postmaster started, for Python code that runs in a backend before the
+ * bridge does (the multicorn wrapper).  Done later, it would forget the
+ * threads that code started.  Afterwards chfdw_python_init() skips it.
+ */
+static PyObject *
+py_after_fork(PyObject *self, PyObject *unused)
+{
+	if (bridge_module != NULL && python_pid != MyProcPid)
+	{
+		PyOS_AfterFork_Child();
+		python_pid = MyProcPid;
+		on_proc_exit(chfdw_python_atexit, (Datum) 0);
+	}
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef chfdw_module_methods[] = {
 	{"interrupt_pending", py_interrupt_pending, METH_NOARGS,
 	"True when PostgreSQL has a pending query cancel or backend termination."},
+	{"after_fork", py_after_fork, METH_NOARGS,
+	"Finish setting up, in this backend, the interpreter the postmaster started."},
 	{NULL, NULL, 0, NULL}
 };
 
