@@ -386,7 +386,7 @@ class QueryGen:
             both = Scope(ls.cols + rs.cols)
             if kind == "CROSS JOIN":
                 return f"{left} CROSS JOIN {right}", both
-            on = self.join_on(ls, rs, both, depth)
+            on = self.join_on(ls, rs, both, depth, full=kind == "FULL JOIN")
             return f"{left} {kind} {right} ON {on}", both
         if depth < self.max_depth and self.p(0.2):
             sub, types, _ = self.select(depth + 1, outer=None, want=None)
@@ -394,9 +394,14 @@ class QueryGen:
             return f"({sub}) {a}", Scope([Col(f"{a}.x{i + 1}", t) for i, t in enumerate(types)])
         return self.table()
 
-    def join_on(self, ls: Scope, rs: Scope, both: Scope, depth: int) -> str:
+    def join_on(self, ls: Scope, rs: Scope, both: Scope, depth: int, full: bool = False) -> str:
         pairs = [(a, b) for a in ls.cols for b in rs.cols if a.type == b.type and a.type in CMP_TYPES]
         roll = self.r.random()
+        if full:    # PostgreSQL plans FULL JOIN only on hashable/mergeable equalities
+            if pairs and roll < 0.8:
+                a, b = self.pick(pairs)
+                return f"{a.sql} = {b.sql}"
+            return "true"
         if pairs and roll < 0.7:
             a, b = self.pick(pairs)
             on = f"{a.sql} = {b.sql}"
