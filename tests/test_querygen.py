@@ -19,7 +19,7 @@ import querydiff as QD
 import querygen as G
 
 SEED = int(os.environ.get("QUERYGEN_SEED", "1"))
-COUNT = int(os.environ.get("QUERYGEN_COUNT", "40"))
+COUNT = int(os.environ.get("QUERYGEN_COUNT", "20"))
 REPORT = os.environ.get("QUERYGEN_REPORT")
 
 
