@@ -4,7 +4,7 @@ PostgreSQL's rows with ch_fdw's on the generator's tables.
 
 Whole-query translator bugs are marked xfail(strict=True): they are the
 worklist of the translator change that follows the layout split
-(ch_fdw/translate/query.py); a fix turns them into XPASS, which fails until
+(ch_fdw/translate/query/); a fix turns them into XPASS, which fails until
 the marker (and the class in querygen_known.py) is removed.
 """
 
