@@ -81,3 +81,10 @@ def test_any_of_array_subquery(modern, qgen_dbs):  # noqa: F811
                    "the fallback to the per-table path (issue 8, teammate safety) should run it")
 def test_correlated_subquery_clickhouse_refuses(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id FROM t1 a WHERE a.d IN (SELECT d FROM t2 b WHERE b.k = a.i2)")
+
+
+@translator("GROUPING SETS without aggregates: a NULL key group and the () total row, "
+            "equal on every column, come back as one row")
+def test_grouping_sets_null_key_and_total(modern, qgen_dbs):  # noqa: F811
+    _check(modern, qgen_dbs, "SELECT s, i8 FROM t2 WHERE id = 12 "
+                             "GROUP BY GROUPING SETS ((s), (i8), ())")
