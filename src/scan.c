@@ -135,6 +135,13 @@ shippable_walker(Node *node, ShippableContext *cx)
 			if (!chfdw_is_builtin(((FuncExpr *) node)->funcid))
 				return true;
 			break;
+		case T_List:
+			/*
+			 * The walker is handed bare argument lists (ArrayExpr elements,
+			 * COALESCE/GREATEST arguments): not an expression, so no type to
+			 * check (exprType() would raise "unrecognized node type").
+			 */
+			return expression_tree_walker(node, shippable_walker, (void *) cx);
 		case T_RelabelType:
 		case T_CoerceViaIO:
 		case T_BoolExpr:
@@ -142,12 +149,11 @@ shippable_walker(Node *node, ShippableContext *cx)
 		case T_BooleanTest:
 		case T_ArrayExpr:
 		case T_CaseExpr:
-		case T_CaseWhen:
 		case T_CoalesceExpr:
 		case T_MinMaxExpr:
-		case T_List:
 			break;
 		default:
+			/* anything else (CaseWhen is never handed to a walker) stays local */
 			return true;
 	}
 	if (!chfdw_is_builtin(exprType(node)))
