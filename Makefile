@@ -5,7 +5,7 @@
 #                          interpreter finds them
 #   make test              integration + unit tests (needs `make install`)
 #   make demo              end-to-end demo against a local ClickHouse
-#   make bench             streaming benchmark (bench-tpch, bench-copy: the others)
+#   make bench             streaming benchmark (bench-tpch, bench-copy, bench-faults: the others)
 
 EXTENSION  = ch_fdw
 MODULE_big = ch_fdw
@@ -28,7 +28,7 @@ SHLIB_LINK  = $(shell $(PYTHON_CONFIG) --embed --ldflags)
 
 include $(PGXS)
 
-.PHONY: install-python venv test demo bench bench-tpch bench-copy
+.PHONY: install-python venv test demo bench bench-tpch bench-copy bench-faults
 
 install: install-python
 
@@ -68,3 +68,6 @@ bench-tpch: venv
 
 bench-copy: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/copy_bench.py $(BENCH_ARGS)
+
+bench-faults: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/faults.py $(BENCH_ARGS)
