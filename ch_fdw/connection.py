@@ -402,7 +402,7 @@ class HttpConnection(Connection):
         ChFdwError, naming the timeout option if a wait timed out."""
         if isinstance(exc, Interrupted) or interrupt_pending():
             if query_id:
-                start_thread(lambda: self._kill(query_id), "ch_fdw-kill")
+                self._kill_later(query_id)
             return Interrupted()
         timeout, self.waits.last_timeout = self.waits.last_timeout, None
         where = f"{self.config.host}:{self.config.port}"
@@ -435,6 +435,26 @@ class HttpConnection(Connection):
                               hint="Check the server's host, port and protocol options and that ClickHouse is running.")
         return ChFdwError(f"{context or 'ClickHouse request failed'}: {text}")
 
+    # The backend's thread holds the GIL whenever it runs PostgreSQL code,
+    # so a helper thread only runs while this one waits in Python: the KILL
+    # gets this long before the cancel returns (the rest, if any, waits for
+    # the backend's next use of Python; dropping the connection is what
+    # stops a read-only query meanwhile).
+    KILL_WAIT_SECONDS = 0.2
+    # How long an abandoned result (LIMIT satisfied, a cursor closed) is
+    # read on so the connection can be reused, before it is dropped.
+    DRAIN_SECONDS = 0.25
+
+    def _kill_later(self, query_id: str) -> None:
+        import threading
+        done = threading.Event()
+
+        def kill() -> None:
+            self._kill(query_id)
+            done.set()
+        start_thread(kill, "ch_fdw-kill")
+        done.wait(self.KILL_WAIT_SECONDS)
+
     def _kill(self, query_id: str) -> None:
         """Runs on a thread of its own after a cancel: stop the remote query
         (best effort; dropping the connection stops a read-only one too)."""
@@ -460,13 +480,29 @@ class HttpConnection(Connection):
             ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
             with ctx as blocks:
                 types = [t.name for t in getattr(ctx.source, "column_types", ())]
-                for cols in blocks:
-                    n = len(cols[0]) if cols else 0
-                    if n:
-                        yield Block(n, cols, types)
-                    if interrupt_pending():
-                        raise Interrupted()
+                try:
+                    for cols in blocks:
+                        n = len(cols[0]) if cols else 0
+                        if n:
+                            yield Block(n, cols, types)
+                        if interrupt_pending():
+                            raise Interrupted()
+                except BaseException as e:
+                    # Abandoned: leaving `with` reads the rest of the result
+                    # first, for as long as the network takes.  After a cancel
+                    # or an error, drop the connection instead; otherwise (LIMIT
+                    # satisfied, a cursor closed) read on for a moment.
+                    if isinstance(e, GeneratorExit) and not interrupt_pending():
+                        self.waits.last_timeout = None
+                        self.waits.expire_active(self.DRAIN_SECONDS)
+                    else:
+                        self.waits.drop_active()
+                    raise
         except GeneratorExit:
+            if self.waits.last_timeout is not None:      # the drain was cut short
+                self._kill_later(query_id)
+            else:
+                self.waits.expire_active(None)           # drained: reusable
             raise
         except Exception as e:
             raise self._failed(e, query_id) from None

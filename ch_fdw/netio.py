@@ -97,6 +97,24 @@ class Waits:
         self.limit = limit          # seconds; None = no limit
         self.option = option        # the option that set it, for the error
         self.last_timeout: WaitTimeout | None = None
+        self.active: CancellableSocket | None = None     # the socket last waited on
+
+    def expire_active(self, seconds: float | None) -> None:
+        """Every later wait on the last-used socket ends `seconds` from now,
+        without checking for a cancel (for draining an abandoned response);
+        None lifts that again."""
+        if self.active is not None:
+            self.active._deadline = None if seconds is None else time.monotonic() + seconds
+
+    def drop_active(self) -> None:
+        """Shut the last-used socket down: whatever still reads from it
+        (a driver draining an abandoned response) gets EOF at once."""
+        sock, self.active = self.active, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class CancellableSocket:
@@ -126,6 +144,7 @@ class CancellableSocket:
         else:
             limit = self._limit()
             deadline, check = (time.monotonic() + limit if limit else None), True
+        self._waits.active = self
         while True:
             if check and interrupt_pending():
                 raise Interrupted()

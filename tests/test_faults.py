@@ -210,3 +210,16 @@ def test_stall_mid_insert(pg, engine, relay, faulty):
     pg.execute(f"INSERT INTO {t} VALUES (1, 'a')")
     assert pg.execute(f"SELECT count(*) FROM {t} WHERE s = 'a'").fetchone()[0] == 1
     engine.command(f"DROP TABLE IF EXISTS default.{t}")
+
+
+def test_stall_while_postgres_is_busy(pg, relay, faulty):
+    """The cancel lands while PostgreSQL (not ch_fdw) is working on a batch
+    (a slow per-row filter): closing the abandoned stream must not wait for
+    the rest of a stalled result."""
+    warm(pg, faulty)
+    relay.set("stall", after=2 * 1024 * 1024)
+    pg.execute("SET statement_timeout = '1s'")
+    e, took = timed_failure(pg, f"SELECT count(*) FROM {faulty}_big WHERE pg_sleep(0.0001) IS NOT NULL")
+    assert isinstance(e, psycopg.errors.QueryCanceled), e
+    assert took < BOUND, took
+    recovers(pg, relay, faulty)
