@@ -133,7 +133,6 @@ class NativeConnection(Connection):
 
     def __init__(self, config: ServerConfig):
         super().__init__(config)
-        from clickhouse_driver import Client
         # The waits (the server's hello, then every packet) are bounded by
         # self.waits: connect_timeout while connecting, then receive_timeout.
         self.waits = Waits(config.connect_timeout, "connect_timeout")
