@@ -5,7 +5,7 @@
 #                          interpreter finds them
 #   make test              integration + unit tests (needs `make install`)
 #   make demo              end-to-end demo against a local ClickHouse
-#   make bench             streaming benchmark (bench-tpch, bench-copy: the others)
+#   make bench             streaming benchmark (bench-tpch, bench-copy, bench-faults: the others)
 
 EXTENSION  = ch_fdw
 MODULE_big = ch_fdw
@@ -43,7 +43,7 @@ $(shell [ "$$(cat .build-config 2>/dev/null)" = '$(CH_FDW_BUILD)' ] || echo '$(C
 $(OBJS): .build-config src/ch_fdw.h src/compat.h
 EXTRA_CLEAN = .build-config
 
-.PHONY: install-python venv test demo bench bench-tpch bench-copy
+.PHONY: install-python venv test demo bench bench-tpch bench-copy bench-faults
 
 install: install-python
 
@@ -83,3 +83,6 @@ bench-tpch: venv
 
 bench-copy: venv
 	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/copy_bench.py $(BENCH_ARGS)
+
+bench-faults: venv
+	$(AS_PG) env PYTHONDONTWRITEBYTECODE=1 PG_CONFIG=$(PG_CONFIG) $(VENV)/bin/python bench/faults.py $(BENCH_ARGS)

@@ -1,11 +1,14 @@
 """Connections to ClickHouse, one per (server, user mapping) per backend.
 
 Two protocols behind one small interface:
-  * native — clickhouse-driver over TCP; waits for data with select() so a
-    PostgreSQL cancel is noticed within POLL_SECONDS and sent to the server
-    as a Cancel packet;
-  * http — clickhouse-connect; a watchdog thread notices the cancel, closes
-    the response and KILLs the query by its query_id.
+  * native — clickhouse-driver over TCP; a cancel is sent to the server as
+    a Cancel packet;
+  * http — clickhouse-connect; a cancel drops the HTTP connection and KILLs
+    the query by its query_id from another connection, in the background.
+
+Both drivers' sockets are CancellableSockets (see netio): every wait notices
+a PostgreSQL cancel within POLL_SECONDS, and waits for data are bounded by
+the receive_timeout option (connect_timeout while connecting).
 
 Every driver exception leaves this module as a ChFdwError with the
 ClickHouse code and text, the password scrubbed.
@@ -14,19 +17,16 @@ ClickHouse code and text, the password scrubbed.
 from __future__ import annotations
 
 import re
-import select
-import signal
 import socket
-import threading
-import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 from . import errors
 from .errors import ChFdwError, Interrupted
-from .interrupts import POLL_SECONDS, interrupt_pending, watchdog
+from .interrupts import interrupt_pending
+from .netio import Waits, WaitTimeout, http_pool_manager, start_thread
+from .netio import CancellableSocket, run_interruptible as _run_interruptible
 from .options import ServerConfig
 
 _CODE_RE = re.compile(r"Code:\s*(\d+)")
@@ -38,51 +38,6 @@ class Block:
     nrows: int
     columns: list
     types: list[str]
-
-
-def _run_interruptible(fn, cleanup=None):
-    """Return fn() run on a helper thread, re-raising its exception, while
-    this (the backend's) thread watches for a PostgreSQL cancel.
-
-    For blocking steps that no select() loop covers: the TCP/TLS connect and
-    the server's hello (native), the connect-time probe (http).  They are
-    bounded by connect_timeout, which may be long; a cancel or
-    statement_timeout must not wait for it.  On a cancel this raises
-    Interrupted at once and leaves fn to finish in the background; if it
-    then succeeds, cleanup(result) closes what it opened."""
-    state: dict = {}
-    lock = threading.Lock()
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            state["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller
-            state["error"] = e
-        with lock:
-            done.set()
-            late = state.get("abandoned", False)
-        if late and cleanup is not None and "value" in state:
-            try:
-                cleanup(state["value"])
-            except Exception:
-                pass
-
-    # PostgreSQL's signal handlers must keep running on the backend's thread.
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-    try:
-        threading.Thread(target=run, name="ch_fdw-connect", daemon=True).start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    while not done.wait(POLL_SECONDS):
-        if interrupt_pending():
-            with lock:
-                if not done.is_set():
-                    state["abandoned"] = True
-                    raise Interrupted()
-    if "error" in state:
-        raise state["error"]
-    return state["value"]
 
 
 def _tls_kwargs(config: ServerConfig, ca: str, cert: str, key: str, host: str) -> dict:
@@ -178,21 +133,29 @@ class NativeConnection(Connection):
 
     def __init__(self, config: ServerConfig):
         super().__init__(config)
-        from clickhouse_driver import Client
+        # The waits (the server's hello, then every packet) are bounded by
+        # self.waits: connect_timeout while connecting, then receive_timeout.
+        self.waits = Waits(config.connect_timeout, "connect_timeout")
         kwargs = dict(host=config.host, port=config.port, database=config.dbname,
                       user=config.user, password=config.password,
                       connect_timeout=config.connect_timeout,
-                      # also bounds the wait for the server's hello, so a
-                      # silent server fails within connect_timeout; query
-                      # results are awaited with select() (no limit).
-                      send_receive_timeout=config.connect_timeout,
+                      send_receive_timeout=None,
                       sync_request_timeout=min(5, config.connect_timeout),
                       secure=config.secure, verify=config.verify,
                       client_name="ch_fdw", settings={"strings_encoding": "utf-8"})
         kwargs.update(_tls_kwargs(config, "ca_certs", "certfile", "keyfile", "server_hostname"))
         self._client_kwargs = kwargs
-        self.client = Client(**kwargs)
+        self.client = self._new_client()
         self._connect()
+
+    def _new_client(self):
+        from clickhouse_driver import Client
+        client = Client(**self._client_kwargs)
+        conn = client.connection
+        create = conn._create_socket     # returns the connected (TLS) socket
+        conn._create_socket = lambda host, port: CancellableSocket(
+            create(host, port), self.waits, honor_settimeout=True)   # (the ping's timeout)
+        return client
 
     def _connect(self) -> None:
         """(Re)connect; a cancel interrupts it (see _run_interruptible)."""
@@ -200,20 +163,38 @@ class NativeConnection(Connection):
         conn = client.connection
 
         def connect() -> None:
-            conn.force_connect()
-            conn.is_query_executing = False   # force_connect() marks a query as started
+            conn.connect()
 
+        self.waits.limit, self.waits.option = self.config.connect_timeout, "connect_timeout"
         try:
             _run_interruptible(connect, cleanup=lambda _: client.disconnect())
         except Interrupted:
             # The abandoned attempt still owns that client; use a new one.
-            from clickhouse_driver import Client
-            self.client = Client(**self._client_kwargs)
+            self.client = self._new_client()
             raise
         except Exception as e:
             raise self._error(e, "could not connect to ClickHouse") from None
+        self.waits.limit, self.waits.option = self.config.receive_timeout or None, "receive_timeout"
         info = conn.server_info
         self.server_version = (info.version_major, info.version_minor, info.version_patch)
+
+    def _ensure_connected(self) -> None:
+        """Reconnect if the connection was dropped (after a cancel or a
+        network error) or does not answer a ping; here rather than in the
+        driver, whose reconnect a cancel could not interrupt."""
+        conn = self.client.connection
+        if conn.connected and conn.is_query_executing:
+            conn.disconnect()       # a result left half read
+        if conn.connected:
+            try:
+                alive = conn.ping()
+            except Interrupted:
+                conn.disconnect()
+                raise
+            if not alive:
+                conn.disconnect()
+        if not conn.connected:
+            self._connect()
 
     def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
         from clickhouse_driver import errors as cherr
@@ -222,14 +203,16 @@ class NativeConnection(Connection):
             return exc
         if isinstance(exc, cherr.ServerException):
             return errors.clickhouse_error(exc.code, exc.message, context=context).scrubbed(self.config.password)
+        connecting = context == "could not connect to ClickHouse"
+        if isinstance(exc, WaitTimeout) and not connecting:
+            return _receive_timeout_error(where, exc)
         if isinstance(exc, (cherr.NetworkError, cherr.SocketTimeoutError, socket.error, EOFError)):
-            msg = f"could not connect to ClickHouse server at {where} (native protocol)" \
-                if context == "could not connect to ClickHouse" else \
-                f"lost connection to ClickHouse server at {where}"
+            msg = f"could not connect to ClickHouse server at {where} (native protocol)" if connecting \
+                else f"lost connection to ClickHouse server at {where}"
             text = getattr(exc, "message", None) or str(exc) or ""
-            if isinstance(exc, (cherr.SocketTimeoutError, socket.timeout)):
-                text = f"timed out after {self.config.connect_timeout:g} s {text}".strip()
-            return ChFdwError(msg, errors.UNABLE_TO_CONNECT if "connect" in msg else errors.CONNECTION_FAILURE,
+            if isinstance(exc, (cherr.SocketTimeoutError, socket.timeout)) and "_timeout)" not in text:
+                text = f"timed out after {self.config.connect_timeout:g} s (connect_timeout) {text}".strip()
+            return ChFdwError(msg, errors.UNABLE_TO_CONNECT if connecting else errors.CONNECTION_FAILURE,
                               detail=errors.scrub(text, self.config.password),
                               hint="Check the server's host, port and protocol options and that ClickHouse is running.")
         if isinstance(exc, cherr.Error):
@@ -237,68 +220,88 @@ class NativeConnection(Connection):
                                            context=context).scrubbed(self.config.password)
         return ChFdwError(f"{context or 'ClickHouse request failed'}: {errors.scrub(str(exc), self.config.password)}")
 
-    def _wait_readable(self, conn) -> None:
+    @staticmethod
+    def _wait_readable(conn) -> None:
         """Block until the next packet can be read, watching for cancel.
         Checked before every packet too: a server busy aggregating sends a
-        steady stream of Progress packets and never lets select() time out."""
+        steady stream of Progress packets and never lets a wait time out."""
         if interrupt_pending():
             raise Interrupted()
         fin = conn.fin
         if fin.position < fin.current_buffer_size:
             return
-        sock = conn.socket
-        pending = getattr(sock, "pending", None)
-        if pending is not None and pending() > 0:
-            return
-        while True:
-            readable, _, _ = select.select([sock], [], [], POLL_SECONDS)
-            if readable:
-                return
-            if interrupt_pending():
-                raise Interrupted()
+        conn.socket.wait_readable()
 
-    def _cancel(self, conn) -> None:
-        """Ask the server to stop the running query, then drain or drop."""
+    # How long a cancelled query's remaining packets are read to keep the
+    # connection for the next query; a server that does not answer by then
+    # is disconnected (which also ends the query there).
+    CANCEL_DRAIN_SECONDS = 0.25
+
+    def _cancel(self, conn, between_packets: bool = True) -> None:
+        """Ask the server to stop the running query, then drain or drop.
+        Interrupted in the middle of a packet, the stream cannot be read
+        on: send the Cancel and drop the connection."""
         from clickhouse_driver.protocol import ServerPacketTypes
+        sock = conn.socket
+        if sock is None:
+            return
         try:
-            conn.send_cancel()
-            deadline = time.monotonic() + 0.5
-            while time.monotonic() < deadline:
-                readable, _, _ = select.select([conn.socket], [], [], 0.1) \
-                    if conn.fin.position >= conn.fin.current_buffer_size else ([True], [], [])
-                if not readable:
-                    continue
-                packet = conn.receive_packet()
-                if packet.type in (ServerPacketTypes.END_OF_STREAM, ServerPacketTypes.EXCEPTION):
-                    conn.is_query_executing = False
-                    return
+            with sock.bounded(self.CANCEL_DRAIN_SECONDS):
+                conn.send_cancel()
+                while between_packets:
+                    self._wait_readable_bounded(conn)
+                    packet = conn.receive_packet()
+                    if packet.type in (ServerPacketTypes.END_OF_STREAM, ServerPacketTypes.EXCEPTION):
+                        conn.is_query_executing = False
+                        return
         except Exception:
             pass
         conn.disconnect()
 
+    @staticmethod
+    def _wait_readable_bounded(conn) -> None:
+        fin = conn.fin
+        if fin.position >= fin.current_buffer_size:
+            conn.socket.wait_readable()
+
     def _stream(self, sql: str, settings: dict | None = None) -> Iterator[Block]:
         from clickhouse_driver.protocol import ServerPacketTypes
-        if not self.client.connection.connected:
-            self._connect()   # dropped after a cancel or a network error
+        try:
+            self._ensure_connected()
+        except Interrupted:
+            raise
+        except ChFdwError:
+            raise
+        except Exception as e:
+            self.client.connection.disconnect()
+            raise self._error(e) from None
         client = self.client
         conn = client.connection
         finished = False
         try:
             try:
                 client.make_query_settings(_settings_dict(self.config, settings))
-                conn.force_connect()
                 client.last_query = None
+                conn.is_query_executing = True
                 conn.send_query(sql, query_id=str(uuid.uuid4()))
                 conn.send_external_tables(None)
             except Exception as e:
                 conn.disconnect()
+                finished = True
+                if isinstance(e, Interrupted):
+                    raise
                 raise self._error(e) from None
             while True:
                 try:
                     self._wait_readable(conn)
-                    packet = conn.receive_packet()
                 except Interrupted:
                     self._cancel(conn)
+                    finished = True
+                    raise
+                try:
+                    packet = conn.receive_packet()
+                except Interrupted:
+                    self._cancel(conn, between_packets=False)
                     finished = True
                     raise
                 except Exception as e:
@@ -331,8 +334,12 @@ class NativeConnection(Connection):
         from .translate.quoting import quote_identifier as q
         sql = f"INSERT INTO {q(db)}.{q(table)} ({', '.join(q(n) for n in names)}) VALUES"
         try:
+            self._ensure_connected()
+            # (the driver disconnects on any error, a cancel included)
             self.client.execute(sql, columns, columnar=True, types_check=False,
                                 settings=_settings_dict(self.config, settings))
+        except (Interrupted, ChFdwError):
+            raise
         except Exception as e:
             self.client.disconnect()
             raise self._error(e) from None
@@ -356,32 +363,55 @@ class HttpConnection(Connection):
     def __init__(self, config: ServerConfig):
         super().__init__(config)
         import clickhouse_connect
+        # connect_timeout bounds the connect-time probe query, receive_timeout
+        # every wait after it (see netio; urllib3's timeouts do not apply).
+        self.waits = Waits(config.connect_timeout, "connect_timeout")
+        tls: dict = {}
+        if config.secure:
+            # with our own pool manager, clickhouse-connect leaves TLS to it
+            tls = dict(verify=config.verify, **_tls_kwargs(config, "ca_cert", "client_cert",
+                                                           "client_cert_key", "server_hostname"))
+            if config.server_hostname and config.verify:
+                tls["assert_hostname"] = config.server_hostname
+        self._pool = http_pool_manager(self.waits, **tls)
         kwargs = dict(host=config.host, port=config.port, username=config.user,
                       password=config.password, database=config.dbname,
                       secure=config.secure, verify=config.verify,
                       connect_timeout=config.connect_timeout,
-                      # the connect-time probe must fail within connect_timeout
-                      send_receive_timeout=config.connect_timeout,
+                      # (not a socket timeout here: it sets how often the server
+                      # sends progress headers while a query runs, which keeps
+                      # the first-byte wait under receive_timeout)
+                      send_receive_timeout=max(15, int(config.receive_timeout or 300)),
                       compress=False, query_limit=0, client_name="ch_fdw",
-                      autogenerate_session_id=False)
+                      autogenerate_session_id=False, pool_mgr=self._pool)
         kwargs.update(_tls_kwargs(config, "ca_cert", "client_cert", "client_cert_key",
                                   "server_host_name"))
         try:
-            # the connect-time probe query, interruptible by a cancel
-            self.client = _run_interruptible(lambda: clickhouse_connect.get_client(**kwargs),
-                                             cleanup=lambda client: client.close())
-        except Interrupted:
-            raise
+            self.client = clickhouse_connect.get_client(**kwargs)
         except Exception as e:
-            raise self._error(e, "could not connect to ClickHouse") from None
+            self._pool.clear()
+            raise self._failed(e, context="could not connect to ClickHouse") from None
+        self.waits.limit, self.waits.option = config.receive_timeout or None, "receive_timeout"
         self.server_version = tuple(int(p) for p in re.findall(r"\d+", self.client.server_version or "0")[:3])
-        # Queries may legitimately take long before the first byte; PostgreSQL's
-        # statement_timeout and cancel (see stream) bound them instead.
-        try:
-            from urllib3 import Timeout
-            self.client._backend.timeout = Timeout(connect=config.connect_timeout, read=None)
-        except Exception:
-            pass
+
+    def _failed(self, exc: BaseException, query_id: str | None = None,
+                context: str | None = None) -> Exception:
+        """What to raise for exc, an exception out of the driver: Interrupted
+        on a cancel (then the query is KILLed in the background), else the
+        ChFdwError, naming the timeout option if a wait timed out."""
+        if isinstance(exc, Interrupted) or interrupt_pending():
+            if query_id:
+                self._kill_later(query_id)
+            return Interrupted()
+        timeout, self.waits.last_timeout = self.waits.last_timeout, None
+        where = f"{self.config.host}:{self.config.port}"
+        if timeout is not None and context is None:
+            return _receive_timeout_error(where, timeout)
+        if timeout is not None:
+            return ChFdwError(f"could not connect to ClickHouse server at {where} (http protocol)",
+                              errors.UNABLE_TO_CONNECT, detail=timeout.strerror,
+                              hint="Check the server's host, port and protocol options and that ClickHouse is running.")
+        return self._error(exc, context)
 
     def _error(self, exc: BaseException, context: str | None = None) -> ChFdwError:
         if isinstance(exc, ChFdwError):
@@ -404,23 +434,37 @@ class HttpConnection(Connection):
                               hint="Check the server's host, port and protocol options and that ClickHouse is running.")
         return ChFdwError(f"{context or 'ClickHouse request failed'}: {text}")
 
-    def _kill(self, query_id: str, stream_ctx) -> None:
-        """Runs on the watchdog thread: stop the remote query and unblock
-        the reader."""
-        try:
-            src = getattr(stream_ctx, "source", None)
-            close = getattr(src, "close", None)
-            if close:
-                close()
-        except Exception:
-            pass
+    # The backend's thread holds the GIL whenever it runs PostgreSQL code,
+    # so a helper thread only runs while this one waits in Python: the KILL
+    # gets this long before the cancel returns (the rest, if any, waits for
+    # the backend's next use of Python; dropping the connection is what
+    # stops a read-only query meanwhile).
+    KILL_WAIT_SECONDS = 0.2
+    # How long an abandoned result (LIMIT satisfied, a cursor closed) is
+    # read on so the connection can be reused, before it is dropped.
+    DRAIN_SECONDS = 0.25
+
+    def _kill_later(self, query_id: str) -> None:
+        import threading
+        done = threading.Event()
+
+        def kill() -> None:
+            self._kill(query_id)
+            done.set()
+        start_thread(kill, "ch_fdw-kill")
+        done.wait(self.KILL_WAIT_SECONDS)
+
+    def _kill(self, query_id: str) -> None:
+        """Runs on a thread of its own after a cancel: stop the remote query
+        (best effort; dropping the connection stops a read-only one too)."""
         try:
             import clickhouse_connect
             c = self.config
             killer = clickhouse_connect.get_client(
                 host=c.host, port=c.port, username=c.user, password=c.password,
                 secure=c.secure, verify=c.verify, connect_timeout=2, send_receive_timeout=5,
-                compress=False, autogenerate_session_id=False)
+                compress=False, autogenerate_session_id=False,
+                **_tls_kwargs(c, "ca_cert", "client_cert", "client_cert_key", "server_host_name"))
             killer.command(f"KILL QUERY WHERE query_id = '{query_id}' SYNC")
             killer.close()
         except Exception:
@@ -430,61 +474,77 @@ class HttpConnection(Connection):
         query_id = str(uuid.uuid4())
         s = _settings_dict(self.config, settings)
         s.setdefault("cancel_http_readonly_queries_on_client_close", 1)
-        interrupted: list[bool] = []
-        holder: list = []
-
-        def on_interrupt() -> None:
-            # Watchdog thread: the main thread may be blocked waiting for
-            # the response headers or the next block.
-            interrupted.append(True)
-            self._kill(query_id, holder[0] if holder else None)
-
-        with watchdog.guard(on_interrupt):
-            try:
-                ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
-                holder.append(ctx)
-                with ctx as blocks:
-                    types = [t.name for t in getattr(ctx.source, "column_types", ())]
+        self.waits.last_timeout = None
+        try:
+            ctx = self.client.query_column_block_stream(sql, settings=dict(s, query_id=query_id))
+            with ctx as blocks:
+                types = [t.name for t in getattr(ctx.source, "column_types", ())]
+                try:
                     for cols in blocks:
                         n = len(cols[0]) if cols else 0
                         if n:
                             yield Block(n, cols, types)
                         if interrupt_pending():
                             raise Interrupted()
-            except (Interrupted, GeneratorExit):
-                raise
-            except Exception as e:
-                if interrupted or interrupt_pending():
-                    raise Interrupted() from None
-                raise self._error(e) from None
+                except BaseException as e:
+                    # Abandoned: leaving `with` reads the rest of the result
+                    # first, for as long as the network takes.  After a cancel
+                    # or an error, drop the connection instead; otherwise (LIMIT
+                    # satisfied, a cursor closed) read on for a moment.
+                    if isinstance(e, GeneratorExit) and not interrupt_pending():
+                        self.waits.last_timeout = None
+                        self.waits.expire_active(self.DRAIN_SECONDS)
+                    else:
+                        self.waits.drop_active()
+                    raise
+        except GeneratorExit:
+            if self.waits.last_timeout is not None:      # the drain was cut short
+                self._kill_later(query_id)
+            else:
+                self.waits.expire_active(None)           # drained: reusable
+            raise
+        except Exception as e:
+            raise self._failed(e, query_id) from None
 
     def command(self, sql: str, settings: dict | None = None) -> None:
+        query_id = str(uuid.uuid4())
+        self.waits.last_timeout = None
         try:
-            self.client.command(sql, settings=_settings_dict(self.config, settings))
+            self.client.command(sql, settings=dict(_settings_dict(self.config, settings), query_id=query_id))
         except Exception as e:
-            raise self._error(e) from None
+            raise self._failed(e, query_id) from None
 
     def insert(self, db: str, table: str, names: list[str], types: list[str], columns: list,
                settings: dict | None = None) -> None:
+        self.waits.last_timeout = None
         try:
             self.client.insert(table, columns, column_names=names, database=db,
                                column_type_names=types, column_oriented=True,
                                settings=_settings_dict(self.config, settings))
         except Exception as e:
-            raise self._error(e) from None
+            raise self._failed(e) from None
 
     def result_types(self, sql: str) -> list[tuple[str, str]]:
+        self.waits.last_timeout = None
         try:
             r = self.client.query(f"SELECT * FROM ({sql}) LIMIT 0")
         except Exception as e:
-            raise self._error(e) from None
+            raise self._failed(e) from None
         return [(n, t.name) for n, t in zip(r.column_names, r.column_types)]
 
     def close(self) -> None:
         try:
             self.client.close()
+            self._pool.clear()
         except Exception:
             pass
+
+
+def _receive_timeout_error(where: str, timeout: WaitTimeout) -> ChFdwError:
+    return ChFdwError(f"lost connection to ClickHouse server at {where}: {timeout.strerror}",
+                      errors.CONNECTION_FAILURE,
+                      hint=f"The server option {timeout.option} bounds each wait for ClickHouse "
+                           "(0 = no limit); raise it if queries take longer to send data.")
 
 
 @dataclass

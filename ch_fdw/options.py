@@ -117,6 +117,8 @@ SERVER_OPTIONS: dict[str, OptionSpec] = {
     "client_key": OptionSpec(_nonempty, "client private key file for TLS"),
     "server_hostname": OptionSpec(_nonempty, "host name to verify the certificate against (SNI)"),
     "connect_timeout": OptionSpec(_float_checker(0.1, 3600), "seconds to wait for a connection (default 10)"),
+    "receive_timeout": OptionSpec(_float_checker(0, 86400),
+                                  "seconds any one wait for ClickHouse may take once connected (default 300, 0 = no limit)"),
     "fetch_size": OptionSpec(_int_checker(1, 10_000_000), "rows per batch streamed to PostgreSQL (default 65536)"),
     "settings": OptionSpec(_settings, "ClickHouse settings sent with every query"),
     "batch_size": OptionSpec(_int_checker(1, 1_000_000), "rows per INSERT sent to ClickHouse (default 65536)"),
@@ -188,6 +190,7 @@ class ServerConfig:
     client_key: str | None
     server_hostname: str | None
     connect_timeout: float
+    receive_timeout: float
     fetch_size: int
     settings: tuple[tuple[str, str], ...]
     user: str
@@ -213,6 +216,7 @@ class ServerConfig:
             client_key=server.get("client_key"),
             server_hostname=server.get("server_hostname"),
             connect_timeout=float(server.get("connect_timeout", 10)),
+            receive_timeout=float(server.get("receive_timeout", 300)),
             fetch_size=int(server.get("fetch_size", 65536)),
             settings=tuple(sorted(parse_settings(server.get("settings", "")).items())),
             user=user.get("user", "default"),

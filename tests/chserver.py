@@ -34,7 +34,7 @@ _CONFIG = """<?xml version="1.0"?>
     </logger>
     <http_port>{http_port}</http_port>
     <tcp_port>{tcp_port}</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
+{tls}    <listen_host>127.0.0.1</listen_host>
     <max_connections>256</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -53,6 +53,22 @@ _CONFIG = """<?xml version="1.0"?>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
 </yandex>
+"""
+
+# TLS ports and the server certificate (start_clickhouse_18's tls argument)
+_TLS = """    <tcp_port_secure>{tcp_port_secure}</tcp_port_secure>
+    <https_port>{https_port}</https_port>
+    <openSSL>
+        <server>
+            <certificateFile>{cert}</certificateFile>
+            <privateKeyFile>{key}</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
 """
 
 _USERS = """<?xml version="1.0"?>
@@ -150,11 +166,13 @@ def _users_xml(users: dict[str, str] | None) -> str:
 
 def start_clickhouse_18(tmpdir, tcp_port: int, http_port: int,
                         timeout: float = 30.0,
-                        users: dict[str, str] | None = None) -> ClickHouse18:
+                        users: dict[str, str] | None = None,
+                        tls: dict | None = None) -> ClickHouse18:
     """Start Debian's ClickHouse 18.16 with all state under tmpdir.
 
     users adds ClickHouse users (name -> plaintext password) next to the
-    passwordless 'default' user.  Waits until the native port accepts a
+    passwordless 'default' user.  tls (keys cert, key, tcp_port_secure,
+    https_port) also serves TLS on those ports.  Waits until the native port accepts a
     query; raises RuntimeError with the server's log tail if it does not
     come up in time."""
     if not os.path.exists(CLICKHOUSE_SERVER):
@@ -165,8 +183,8 @@ def start_clickhouse_18(tmpdir, tcp_port: int, http_port: int,
     for port in (tcp_port, http_port):
         if _port_open(port):
             raise RuntimeError(f"port {port} already in use")
-    (d / "config.xml").write_text(_CONFIG.format(d=d, tcp_port=tcp_port,
-                                                 http_port=http_port))
+    (d / "config.xml").write_text(_CONFIG.format(d=d, tcp_port=tcp_port, http_port=http_port,
+                                                 tls=_TLS.format(**tls) if tls else ""))
     (d / "users.xml").write_text(_users_xml(users))
     err = open(d / "stderr.log", "ab")
     proc = subprocess.Popen(

@@ -63,7 +63,7 @@ def test_every_option_accepted_and_working(pg, engine, uniq):
     srv = _name("all_opts")
     pg.execute(f"""CREATE SERVER {srv} FOREIGN DATA WRAPPER ch_fdw OPTIONS (
         host '127.0.0.1', port '{engine.port}', dbname 'default', protocol '{engine.protocol}',
-        secure 'false', verify 'true', connect_timeout '2.5', fetch_size '3',
+        secure 'false', verify 'true', connect_timeout '2.5', receive_timeout '30', fetch_size '3',
         settings 'max_threads=2, max_execution_time=60')""")
     try:
         pg.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {srv} "
@@ -126,6 +126,7 @@ BAD_VALUES = [
     ("port", "abc"), ("port", "70000"), ("port", "0"), ("port", ""),
     ("protocol", "grpc"), ("secure", "maybe"), ("verify", "perhaps"),
     ("connect_timeout", "-1"), ("connect_timeout", "soon"),
+    ("receive_timeout", "-1"), ("receive_timeout", "never"),
     ("fetch_size", "0"), ("fetch_size", "1.5"), ("host", ""), ("settings", "max_threads"),
 ]
 
