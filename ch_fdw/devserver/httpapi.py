@@ -6,21 +6,18 @@ data in the body, /ping, ClickHouse's error status/header/text, and results
 streamed block by block with chunked transfer encoding.
 """
 
-import errno
 import json
-import os
 import re
 import select
 import socket
-import tempfile
 import threading
-import time
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .engine import ChError, sql_string
+from .statement import BodyNotRead, prepare as _prepare, stream_insert
 
 # URL parameters that are part of the HTTP protocol, not engine settings.
 # The http/progress/compression settings clickhouse-connect sends describe
@@ -85,6 +82,16 @@ class DisconnectMonitor(threading.Thread):
         with self._lock:
             self._watched.pop(sock, None)
 
+    @staticmethod
+    def wants_kill(sock):
+        """Whether what the client sent means its query must stop: here, EOF."""
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def run(self):
         while True:
             with self._lock:
@@ -97,12 +104,7 @@ class DisconnectMonitor(threading.Thread):
             except (OSError, ValueError):
                 readable = []
             for sock in readable:
-                try:
-                    gone = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-                except BlockingIOError:
-                    gone = False
-                except OSError:
-                    gone = True
+                gone = self.wants_kill(sock)
                 with self._lock:
                     run = self._watched.pop(sock, None) if gone else None
                 if run is not None:
@@ -320,67 +322,14 @@ class Handler(BaseHTTPRequestHandler):
                 f"WHERE {1 if run else 0}" + (f" FORMAT {m.group(3)}" if m.group(3) else ""))
 
     def _insert(self, conn, run, head, fmt, chunks, query_id, qparams=None):
-        """INSERT ... FORMAT fmt with the body streamed into the engine.
-
-        chDB's own streaming-insert API (send_insert/insert_append/insert_done)
-        loses errors raised where the rows land (CHECK constraints, throwing
-        materialized views, type conversion): insert_done reports the rows as
-        written while none were stored. So the INSERT runs as an ordinary query
-        reading ``FROM INFILE`` a private FIFO, which reports every error the
-        way any query does, while this thread copies the body into the FIFO.
-        """
-        run.sql = head
-        with tempfile.TemporaryDirectory(prefix="ch-fdw-devserver-") as tmp:
-            fifo = os.path.join(tmp, "body")
-            os.mkfifo(fifo, 0o600)
-            sql = run.marker + _from_infile(head, fifo) + f" FORMAT {fmt}"
-            outcome = {}
-            finished = threading.Event()
-
-            def execute():
-                try:
-                    outcome["res"] = conn.query(sql, "TabSeparated", params=qparams or {})
-                except RuntimeError as e:
-                    outcome["err"] = ChError.from_engine(e)
-                except BaseException as e:  # noqa: BLE001 - reported to the client below
-                    outcome["err"] = ChError(1001, f"{type(e).__name__}: {e}. (STD_EXCEPTION)")
-                finally:
-                    finished.set()
-
-            worker = threading.Thread(target=execute, name="insert", daemon=True)
-            worker.start()
-            fd = _open_writer(fifo, finished)
-            failure = None
-            try:
-                if fd is not None:
-                    for data in chunks:
-                        if run.cancelled.is_set():
-                            raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
-                        if data and not _feed(fd, data, finished):
-                            self.close_connection = True  # the rest of the body stays unread
-                            break  # the engine stopped reading: its error is in outcome
-            except BaseException as e:
-                failure = e
-            if fd is not None:
-                if failure is not None and not finished.is_set():
-                    # End of input must not look like a complete body: cancel the
-                    # query first, so what was already fed is not committed.
-                    self.server.engine.kill(run, sync=False)
-                os.close(fd)
-            worker.join()
-        if failure is not None:
-            raise failure
-        if "err" in outcome:
-            e = outcome["err"]
-            # FROM INFILE is our plumbing: say it the way an HTTP body error reads.
-            text = re.sub(r"^(Code: \d+\. DB::Exception: )\1", r"\1", e.text)
-            text = re.sub(r"(\(\w+\)) \(version [^)]*\)\. \1$", r"\1", text.replace(f" (in file/uri {fifo})", ""))
-            raise ChError(e.code, text)
-        res = outcome.get("res")
-        if res is not None and res.has_error():
-            raise ChError.from_engine(res.error_message())
-        written = str(res.rows_written() if res is not None else 0)
-        summary = {"read_rows": "0", "written_rows": written, "result_rows": written}
+        try:
+            written, unread = stream_insert(self.server.engine, conn, run, head, fmt, chunks, qparams)
+        except BodyNotRead:
+            self.close_connection = True  # the rest of the body stays unread
+            raise
+        if unread:
+            self.close_connection = True
+        summary = {"read_rows": "0", "written_rows": str(written), "result_rows": str(written)}
         self._reply(200, b"", "text/plain; charset=UTF-8", query_id=query_id, summary=summary)
 
     def _select(self, conn, run, sql, fmt, qparams, query_id, tz):
@@ -493,137 +442,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass
-
-
-def _prepare(engine, conn, is_session, database, settings):
-    """Apply the request's database and settings; return how to undo them.
-
-    A fresh connection dies with the request, so nothing to undo. In a session
-    the URL's database and settings belong to this one query (as in ClickHouse),
-    so their previous values are restored afterwards.
-    """
-    undo = []
-    try:
-        _apply(engine, conn, is_session, database, settings, undo)
-    except BaseException:
-        # A session must not keep the database of a request that failed here.
-        for fn in reversed(undo):
-            try:
-                fn()
-            except ChError:
-                pass
-        raise
-    if not undo:
-        return None
-
-    def restore():
-        for fn in reversed(undo):
-            fn()
-    return restore
-
-
-def _apply(engine, conn, is_session, database, settings, undo):
-    if database:
-        if is_session:
-            prev_db = engine.query_text("SELECT currentDatabase()", conn).strip()
-            undo.append(lambda: engine.query_text(f"USE {_quote_db(prev_db)}", conn)
-                        if engine.query_text("SELECT currentDatabase()", conn).strip() == database else None)
-        engine.query_text(f"USE {_quote_db(database)}", conn)
-    if settings:
-        if is_session:
-            names = ", ".join(sql_string(n) for n in settings)
-            rows = engine.query_text(f"SELECT name, value FROM system.settings WHERE name IN ({names})", conn)
-            prev = {n: _tsv_unescape(v) for n, v in
-                    (line.split("\t", 1) for line in rows.splitlines() if "\t" in line)}
-            if prev:
-                undo.append(lambda: engine.query_text(
-                    "SET " + ", ".join(f"{n} = {sql_string(v)}" for n, v in prev.items()), conn))
-        engine.query_text("SET " + ", ".join(
-            f"{_ident(n)} = {sql_string(v)}" for n, v in settings.items()), conn)
-
-
-def _from_infile(head, path):
-    """Make "INSERT INTO t [(cols)] [SETTINGS ...]" read its data from path."""
-    clause = f" FROM INFILE {sql_string(path)} COMPRESSION 'none'"
-    pos = _top_level_keyword(head, "SETTINGS")
-    if pos is None:
-        return head.rstrip().rstrip(";").rstrip() + clause
-    return head[:pos].rstrip() + clause + " " + head[pos:]
-
-
-def _top_level_keyword(sql, word):
-    """Offset of the first `word` outside quotes, comments and parentheses."""
-    i, depth, n = 0, 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c in "'\"`":
-            i += 1
-            while i < n and sql[i] != c:
-                i += 2 if sql[i] == "\\" else 1
-        elif sql.startswith("--", i) or c == "#":
-            i = sql.find("\n", i)
-            i = n if i < 0 else i
-        elif sql.startswith("/*", i):
-            i = sql.find("*/", i + 2)
-            i = n if i < 0 else i + 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-            m = re.match(r"\w+", sql[i:])
-            if m.group(0).upper() == word:
-                return i
-            i += len(m.group(0))
-            continue
-        i += 1
-    return None
-
-
-def _open_writer(fifo, finished):
-    """Open the FIFO for writing once the engine opens it for reading.
-
-    None if the engine finished (failed) without ever opening it.
-    """
-    while True:
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as e:
-            if e.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        if finished.wait(0.002):
-            return None
-
-
-def _feed(fd, data, finished):
-    """Write data to the FIFO; False if the engine stopped reading."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-            continue
-        except BlockingIOError:
-            pass
-        except BrokenPipeError:
-            return False
-        select.select([], [fd], [], 0.2)
-        if finished.is_set():
-            return False
-    return True
-
-
-def _quote_db(name):
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def _ident(name):
-    if not re.fullmatch(r"\w+", name):
-        raise ChError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
-    return name
-
-
-def _tsv_unescape(s):
-    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "\\": "\\", "0": "\0"}.get(m.group(1), m.group(1)), s)
 
 
 def _first_line(chunks, limit=1 << 20):
