@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .engine import ChError, sql_string
+from .multipart import external_table_params, external_tables, parse_form
 from .statement import BodyNotRead, prepare as _prepare, stream_insert
 
 # URL parameters that are part of the HTTP protocol, not engine settings.
@@ -222,12 +223,18 @@ class Handler(BaseHTTPRequestHandler):
         if params.get("decompress") in ("1", "true"):
             raise ChError(1, "decompress=1 (ClickHouse native compression) is not supported "
                              "by ch-fdw-devserver; use Content-Encoding. (UNSUPPORTED_METHOD)")
-        if "multipart/form-data" in self.headers.get("Content-Type", ""):
-            raise ChError(1, "External data (multipart/form-data) is not supported by "
-                             "ch-fdw-devserver. (UNSUPPORTED_METHOD)")
+        externals = []
+        form = "multipart/form-data" in self.headers.get("Content-Type", "")
+        if form:
+            # query, param_* and settings as form fields; file parts are external tables
+            fields, files = parse_form(self.headers["Content-Type"], b"".join(self._decoded_body()))
+            params = {**params, **fields}
+            externals = external_tables(files, params)
+            for k in external_table_params(externals):
+                params.pop(k, None)
         sql = params.get("query", "")
         insert = None
-        if method == "POST":
+        if method == "POST" and not form:
             body = self._decoded_body()
             m = _INSERT_RE.match(sql) if sql else None
             if m:
@@ -276,6 +283,8 @@ class Handler(BaseHTTPRequestHandler):
             self._wait_gate(run)
             try:
                 tz = settings.get("session_timezone") or engine.timezone
+                for t in externals:
+                    _load_external(engine, conn, run, t)
                 if insert is not None:
                     self._insert(conn, run, *insert, query_id=query_id, qparams=qparams)
                 else:
@@ -290,6 +299,12 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self.server.monitor.unwatch(self.connection)
             engine.unregister(run)
+            if session is not None:
+                for t in externals:   # they belong to this query only
+                    try:
+                        engine.query_text(f"DROP TEMPORARY TABLE IF EXISTS {_quote_db(t.name)}", conn)
+                    except ChError:
+                        pass
             if restore:
                 try:
                     restore()
@@ -442,6 +457,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass
+
+
+def _load_external(engine, conn, run, table):
+    """An external data table as a temporary table of the query's connection."""
+    name = _quote_db(table.name)
+    engine.query_text(f"CREATE TEMPORARY TABLE {name} ({table.structure}) ENGINE = Memory", conn)
+    stream_insert(engine, conn, run, f"INSERT INTO {name}", table.fmt, [table.data])
+
+
+def _quote_db(name):
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def _first_line(chunks, limit=1 << 20):
