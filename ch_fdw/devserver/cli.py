@@ -101,6 +101,8 @@ def main(argv=None):
     for srv in servers:
         srv.shutdown()           # no new requests
     engine.kill_all()            # running queries end now, not at their natural end
+    for srv in servers:
+        getattr(srv, "close_clients", lambda: None)()   # native sessions end too
     deadline = time.monotonic() + 5
     for srv in servers:
         with srv.active_cond:

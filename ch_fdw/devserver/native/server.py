@@ -66,14 +66,27 @@ class NativeServer(socketserver.ThreadingTCPServer):
         self.monitor.start()
         self.active = 0
         self.active_cond = threading.Condition()
+        self.clients = set()
+
+    def close_clients(self):
+        """Hang up on every client (at shutdown: their sessions must close
+        before the engine can)."""
+        with self.active_cond:
+            socks = list(self.clients)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         srv = self.server
+        self.sock = self.request
         with srv.active_cond:
             srv.active += 1
-        self.sock = self.request
+            srv.clients.add(self.sock)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.r = SocketReader(self.sock)
         self.conn = None
@@ -92,6 +105,7 @@ class Handler(socketserver.BaseRequestHandler):
                     pass
             with srv.active_cond:
                 srv.active -= 1
+                srv.clients.discard(self.sock)
                 srv.active_cond.notify_all()
 
     def _log(self, msg):
