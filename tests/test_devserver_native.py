@@ -299,3 +299,51 @@ def test_multipart_external_tables(server):
                                "query": "SELECT _2 FROM t ORDER BY _1 DESC"}) == (200, "y\nx\n")
     status, text = _post_form(server, {"t": ("t.tsv", b"1\n"), "query": "SELECT * FROM t"})
     assert status == 400 and "t_structure" in text
+
+
+def test_unsupported_layout_is_an_error_not_a_dropped_connection(server):
+    c = client(server)
+    # a JSON column before another variable-width one cannot be re-framed
+    with pytest.raises(ServerException) as e:
+        c.execute("SELECT '{\"a\": 1}'::JSON AS j, 'x' AS s")
+    assert e.value.code == 48 and "JSON" in e.value.message
+    assert c.execute("SELECT 'x' AS s, '{\"a\": 1}'::JSON AS j")[0][0] == "x"   # last: fine
+    c.disconnect()
+
+
+def test_kill_query_by_query_id_across_interfaces(server):
+    """KILL QUERY WHERE query_id = ... from an HTTP client stops a native query, and back."""
+    from clickhouse_driver.protocol import ServerPacketTypes
+    c = client(server, send_receive_timeout=30)
+    c.execute("SELECT 1")
+    conn = c.connection
+    conn.send_query("SELECT count() FROM numbers_mt(1e13)", query_id="native-victim")
+    conn.send_external_tables(None)
+    deadline = time.monotonic() + 20
+    while "native-victim" not in http(server, "KILL QUERY WHERE query_id = 'native-victim' SYNC FORMAT TSV"):
+        assert time.monotonic() < deadline, "query never found"
+        time.sleep(0.1)
+    packet = conn.receive_packet()
+    while packet.type not in (ServerPacketTypes.END_OF_STREAM, ServerPacketTypes.EXCEPTION):
+        packet = conn.receive_packet()
+    assert packet.type == ServerPacketTypes.EXCEPTION and packet.exception.code == 394
+    c.disconnect()
+    # and a native client's KILL finds an HTTP query by its id
+    t = threading.Thread(target=_swallow, args=(server,))
+    t.start()
+    k = client(server)
+    deadline = time.monotonic() + 20
+    while not k.execute("KILL QUERY WHERE query_id = 'http-victim' SYNC"):
+        assert time.monotonic() < deadline, "query never found"
+        time.sleep(0.1)
+    t.join(20)
+    assert not t.is_alive()
+    k.disconnect()
+
+
+def _swallow(server):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/?query_id=http-victim",
+                               data=b"SELECT count() FROM numbers_mt(1e13)", timeout=60).read()
+    except (urllib.error.HTTPError, OSError):
+        pass

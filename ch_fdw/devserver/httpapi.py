@@ -16,9 +16,9 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .engine import ChError, sql_string
+from .engine import ChError
 from .multipart import external_table_params, external_tables, parse_form
-from .statement import BodyNotRead, prepare as _prepare, stream_insert
+from .statement import KILL_RE as _KILL_RE, BodyNotRead, kill_by_query_id, prepare as _prepare, stream_insert
 
 # URL parameters that are part of the HTTP protocol, not engine settings.
 # The http/progress/compression settings clickhouse-connect sends describe
@@ -37,8 +37,6 @@ _PROTOCOL_PARAMS = {
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
 _INSERT_RE = re.compile(r"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)\s*$", re.I | re.S)
-_KILL_RE = re.compile(r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*'((?:[^'\\]|\\.)*)'"
-                      r"\s*(SYNC|ASYNC|TEST)?\s*(?:FORMAT\s+(\w+))?\s*;?\s*$", re.I)
 _NOT_STREAMABLE = "Streaming query is not supported"
 _STATUS = {62: 400, 6: 400, 26: 400, 27: 400, 36: 400, 38: 400, 41: 400, 42: 400, 43: 400,
            53: 400, 72: 400, 115: 400, 456: 400, 457: 400,
@@ -260,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             fmt = m.group(1) if m else fmt
             kill = _KILL_RE.match(sql)
             if kill:
-                sql = self._kill(kill)
+                sql = kill_by_query_id(self.server.engine, kill)
 
         run = engine.register(query_id)
         session = conn = restore = None
@@ -320,21 +318,6 @@ class Handler(BaseHTTPRequestHandler):
             if run.cancelled.is_set():
                 raise ChError(394, "Query was cancelled while waiting for a free engine slot. "
                                    "(QUERY_WAS_CANCELLED)")
-
-    def _kill(self, m):
-        """KILL QUERY WHERE query_id = '...' by HTTP query_id, answered by the engine.
-
-        chDB assigns its own query ids, so the devserver resolves the client's
-        id itself; the reply is built as a SELECT so any output FORMAT works.
-        """
-        qid = re.sub(r"\\(.)", r"\1", m.group(1))
-        run = self.server.engine.find(qid)
-        if run is not None and (m.group(2) or "").upper() != "TEST":
-            self.server.engine.kill(run)
-        status = "finished" if (m.group(2) or "SYNC").upper() == "SYNC" else "waiting"
-        return (f"SELECT {sql_string(status)} AS kill_status, {sql_string(qid)} AS query_id, "
-                f"'default' AS user, {sql_string(run.sql if run else '')} AS query "
-                f"WHERE {1 if run else 0}" + (f" FORMAT {m.group(3)}" if m.group(3) else ""))
 
     def _insert(self, conn, run, head, fmt, chunks, query_id, qparams=None):
         try:

@@ -13,6 +13,27 @@ import threading
 from .engine import ChError, sql_string
 
 
+KILL_RE = re.compile(r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*'((?:[^'\\]|\\.)*)'"
+                      r"\s*(SYNC|ASYNC|TEST)?\s*(?:FORMAT\s+(\w+))?\s*;?\s*$", re.I)
+
+
+def kill_by_query_id(engine, m):
+    """KILL QUERY WHERE query_id = '...' (m: a KILL_RE match) by the client's
+    query_id, whichever interface ran it; returns the SELECT that answers.
+
+    chDB assigns its own query ids, so the devserver resolves the client's
+    id itself; the reply is built as a SELECT so any output FORMAT works.
+    """
+    qid = re.sub(r"\\(.)", r"\1", m.group(1))
+    run = engine.find(qid)
+    if run is not None and (m.group(2) or "").upper() != "TEST":
+        engine.kill(run)
+    status = "finished" if (m.group(2) or "SYNC").upper() == "SYNC" else "waiting"
+    return (f"SELECT {sql_string(status)} AS kill_status, {sql_string(qid)} AS query_id, "
+            f"'default' AS user, {sql_string(run.sql if run else '')} AS query "
+            f"WHERE {1 if run else 0}" + (f" FORMAT {m.group(3)}" if m.group(3) else ""))
+
+
 class BodyNotRead(ChError):
     """The engine failed before it had read all the input: the client's
     connection still holds unread data."""

@@ -244,8 +244,8 @@ class EngineBlocks:
             cols.append((name, shown))
             # The last column of a buffer holding just this block ends with
             # the buffer: no need to walk its values (nor know its layout).
-            end = len(data) if (i == ncols - 1 and rows_hint == nrows and block_start == 0) \
-                else self._data_end(data, pos, type_, nrows)
+            last = i == ncols - 1 and rows_hint == nrows and block_start == 0
+            end = len(data) if last and _fixed_width(type_) is None else self._data_end(data, pos, type_, nrows)
             head = view[start:pos] if shown is type_ else string(name) + string(shown)
             if custom:
                 parts += [head, b"\x00", view[pos:end]]
@@ -267,6 +267,14 @@ class EngineBlocks:
             return skip_column(t, data, pos, nrows)
         except NeedMore:
             raise ProtocolError("Native block from the engine is cut short") from None
+
+
+def _fixed_width(type_):
+    try:
+        t = parse_type(type_)
+    except Unsupported:
+        return None
+    return t.width if t.kind == "fixed" else None
 
 
 def read_client_block(src, revision):

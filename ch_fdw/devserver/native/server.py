@@ -12,7 +12,7 @@ import uuid
 
 from ..engine import ChError
 from ..httpapi import DisconnectMonitor
-from ..statement import prepare, stream_insert, tsv_unescape
+from ..statement import KILL_RE, kill_by_query_id, prepare, stream_insert, tsv_unescape
 from . import blocks, packets
 from .wire import (C_CANCEL, C_DATA, C_HELLO, C_PING, C_QUERY, METHOD_LZ4, METHOD_ZSTD,
                    REV_ADDENDUM, REV_LOW_CARDINALITY, REV_PROFILE_EVENTS_IN_INSERT,
@@ -217,7 +217,8 @@ class Handler(socketserver.BaseRequestHandler):
                 if ins:
                     keep = self._insert(run, ins.group(1))
                 else:
-                    self._select(run, q.sql)
+                    kill = KILL_RE.match(q.sql)
+                    self._select(run, kill_by_query_id(engine, kill) if kill else q.sql)
                     use = _USE_RE.match(q.sql)
                     if use:   # the session's database, for _describe's side connection
                         self.database = re.sub(r'^[`"](.*)[`"]$', r"\1", use.group(1))
@@ -229,6 +230,9 @@ class Handler(socketserver.BaseRequestHandler):
                 engine.gate.release()
         except Cancelled:
             self._send(varint(S_END_OF_STREAM))
+        except blocks.Unsupported as e:
+            self.close_after = self.close_after or bool(_INSERT_RE.match(q.sql))  # blocks left unread
+            self._send_error(ChError(48, f"{e}. (NOT_IMPLEMENTED)"))
         except ChError as e:
             if run is not None and run.cancelled.is_set() and self._client_cancelled():
                 self._send(varint(S_END_OF_STREAM))
@@ -262,7 +266,6 @@ class Handler(socketserver.BaseRequestHandler):
         raise ProtocolError(f"Unexpected packet {ptype} from client while a query runs")
 
     def _select(self, run, sql):
-        engine = self.server.engine
         run.sql = sql
         full = run.marker + sql
         conn = self.conn
