@@ -347,3 +347,21 @@ def _swallow(server):
                                data=b"SELECT count() FROM numbers_mt(1e13)", timeout=60).read()
     except (urllib.error.HTTPError, OSError):
         pass
+
+
+def test_many_blocks_of_variable_width_columns_are_reframed_exactly(server):
+    """Columns whose length is only known by walking them (String, Array,
+    LowCardinality, Nullable, Map) before a fixed one, over many blocks."""
+    c = client(server, settings={"max_block_size": 7000})
+    n = 50_000
+    rows = c.execute(
+        "SELECT toString(number) a, [toString(number), ''] b, toLowCardinality(toString(number % 7)) c, "
+        "if(number % 3 = 0, NULL, repeat('x', number % 200)) d, map(toString(number), number) m, number "
+        f"FROM numbers({n}) ORDER BY number")
+    assert len(rows) == n
+    for i in (0, 1, 6999, 7000, 7001, n - 1):
+        a, b, lc, d, m, num = rows[i]
+        assert (a, b, lc, num, m) == (str(i), [str(i), ""], str(i % 7), i, {str(i): i})
+        assert d == (None if i % 3 == 0 else "x" * (i % 200))
+    assert sum(r[5] for r in rows) == n * (n - 1) // 2
+    c.disconnect()
