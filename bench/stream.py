@@ -30,7 +30,7 @@ FILL = ("INSERT INTO {t} SELECT number, number * 1.5, "
 def servers(ch18, dev):
     """(name, port, protocol): 18.16 over native, the devserver over HTTP and native."""
     return (("native", ch18.tcp_port, "native"), ("http", dev.http_port, "http"),
-            ("dev-native", dev.tcp_port, "native"))
+            ("dev_native", dev.tcp_port, "native"))
 
 
 def vm_kib(pid: int, field: str) -> int:
