@@ -393,12 +393,16 @@ class Handler(BaseHTTPRequestHandler):
             res = conn.streaming_fetch_result(stream)
         except RuntimeError as e:
             raise ChError.from_engine(e) from None
+        if res is not None and res.has_error():
+            raise ChError.from_engine(res.error_message())
+        last = res is None or res.rows_read() == 0
+        if last and run.cancelled.is_set():
+            # a killed query can end like a finished one: never pass it off as complete
+            raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
         if res is None:
             return b"", True
-        if res.has_error():
-            raise ChError.from_engine(res.error_message())
         # The last fetch has no rows but may carry a format's suffix (JSON's totals).
-        return res.bytes(), res.rows_read() == 0
+        return res.bytes(), last
 
     # -- responses ------------------------------------------------------------
     def _common_headers(self, ctype, query_id=None, fmt=None, tz=None, summary=None):

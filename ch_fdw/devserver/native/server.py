@@ -285,6 +285,8 @@ class Handler(socketserver.BaseRequestHandler):
                 raise ChError.from_engine(e2) from None
             if res is not None and res.has_error():
                 raise ChError.from_engine(res.error_message())
+            if run.cancelled.is_set():
+                raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
             data = res.bytes() if res is not None else b""
             if data:
                 for n, block in frames.frame(data, res.rows_read()):
@@ -303,14 +305,13 @@ class Handler(socketserver.BaseRequestHandler):
                     res = conn.streaming_fetch_result(stream)
                 except RuntimeError as e:
                     raise ChError.from_engine(e) from None
-                if res is None:
-                    done = True
-                    break
-                if res.has_error():
+                if res is not None and res.has_error():
                     raise ChError.from_engine(res.error_message())
-                data = res.bytes()
-                if not data and res.rows_read() == 0:
+                data = res.bytes() if res is not None else b""
+                if res is None or (not data and res.rows_read() == 0):
                     done = True
+                    if run.cancelled.is_set():   # killed can end like finished: never pass it off as complete
+                        raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
                     break
                 out = []
                 first = frames.columns is None
