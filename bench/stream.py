@@ -3,7 +3,7 @@
 Streams a ClickHouse table of (Int64, Float64, ~16-char String) through
   SELECT count(*), sum(length(s)) FROM (SELECT * FROM ft OFFSET 0) q
 (the OFFSET 0 keeps PostgreSQL from pushing anything but the scan), over
-the native protocol (Debian's ClickHouse 18.16) and HTTP (the chDB
+the native protocol (Debian's ClickHouse 18.16), HTTP and native (the chDB
 devserver), at two sizes so flat memory shows as equal peaks.
 
 Run: dev/run bench [--rows N]      (as a non-root user: python bench/stream.py)
@@ -25,6 +25,12 @@ from servers import DevServer, Postgres, free_port, start_clickhouse_18  # noqa:
 QUERY = "SELECT count(*), sum(length(s)) FROM (SELECT * FROM {t} OFFSET 0) q"
 FILL = ("INSERT INTO {t} SELECT number, number * 1.5, "
         "concat('str-', toString(number + 100000000000)) FROM numbers({n})")
+
+
+def servers(ch18, dev):
+    """(name, port, protocol): 18.16 over native, the devserver over HTTP and native."""
+    return (("native", ch18.tcp_port, "native"), ("http", dev.http_port, "http"),
+            ("dev_native", dev.tcp_port, "native"))
 
 
 def vm_kib(pid: int, field: str) -> int:
@@ -64,7 +70,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ch_fdw-bench-"))
     pg = Postgres(tmp / "pg", free_port()).start()
     ch18 = start_clickhouse_18(tmp / "ch18", free_port(), free_port())
-    dev = DevServer(tmp / "devserver" / "data", free_port())
+    dev = DevServer(tmp / "devserver" / "data", free_port(), free_port())
     (tmp / "devserver").mkdir()
     dev.start()
     try:
@@ -80,7 +86,7 @@ def main() -> None:
             http.command(FILL.format(t=f"s{n}", n=n))
         with psycopg.connect(pg.dsn, autocommit=True) as c:
             c.execute("CREATE EXTENSION ch_fdw")
-            for name, port, proto in (("native", ch18.tcp_port, "native"), ("http", dev.http_port, "http")):
+            for name, port, proto in servers(ch18, dev):
                 c.execute(f"CREATE SERVER {name} FOREIGN DATA WRAPPER ch_fdw "
                           f"OPTIONS (host '127.0.0.1', port '{port}', protocol '{proto}')")
                 c.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {name}")
@@ -88,13 +94,13 @@ def main() -> None:
                     c.execute(f"CREATE FOREIGN TABLE {name}_{n} (i bigint, f float8, s text) "
                               f"SERVER {name} OPTIONS (table_name 's{n}')")
         results = []
-        for name in ("native", "http"):
+        for name, _, _ in servers(ch18, dev):
             for n in sizes:
                 results.append(run(pg, name, f"{name}_{n}", n, args.repeat))
         print(f"\nch_fdw streaming benchmark: {QUERY.format(t='ft')}")
-        print(f"{'protocol':<8} {'rows':>11} {'seconds':>8} {'rows/s':>12} {'RSS before':>11} {'peak RSS':>9}")
+        print(f"{'protocol':<10} {'rows':>11} {'seconds':>8} {'rows/s':>12} {'RSS before':>11} {'peak RSS':>9}")
         for r in results:
-            print(f"{r['server']:<8} {r['rows']:>11,} {r['seconds']:>8.2f} {r['rows_per_s']:>12,.0f} "
+            print(f"{r['server']:<10} {r['rows']:>11,} {r['seconds']:>8.2f} {r['rows_per_s']:>12,.0f} "
                   f"{r['rss_before_mib']:>9.1f}Mi {r['peak_rss_mib']:>7.1f}Mi")
         print("(peak RSS = the backend's VmHWM after the runs; equal peaks at both sizes mean flat memory)")
     finally:

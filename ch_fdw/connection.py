@@ -206,6 +206,13 @@ class NativeConnection(Connection):
         connecting = context == "could not connect to ClickHouse"
         if isinstance(exc, WaitTimeout) and not connecting:
             return _receive_timeout_error(where, exc)
+        if isinstance(exc, cherr.UnexpectedPacketFromServerError) and connecting:
+            # An HTTP server answers the native Hello with "HTTP/1.x 400 ...".
+            return ChFdwError(f"could not connect to ClickHouse server at {where} (native protocol): "
+                              "the server does not speak the native protocol",
+                              errors.UNABLE_TO_CONNECT, detail=errors.scrub(str(exc), self.config.password),
+                              hint=f"Port {self.config.port} looks like ClickHouse's HTTP port: use protocol 'http' "
+                                   "for it, or the native port (usually 9000, 9440 with TLS).")
         if isinstance(exc, (cherr.NetworkError, cherr.SocketTimeoutError, socket.error, EOFError)):
             msg = f"could not connect to ClickHouse server at {where} (native protocol)" if connecting \
                 else f"lost connection to ClickHouse server at {where}"
@@ -417,6 +424,13 @@ class HttpConnection(Connection):
         if isinstance(exc, ChFdwError):
             return exc
         text = errors.scrub(str(exc), self.config.password) or type(exc).__name__
+        if "is for clickhouse-client program" in text:
+            # what ClickHouse's native port answers an HTTP request
+            return ChFdwError(f"could not connect to ClickHouse server at {self.config.host}:{self.config.port} "
+                              "(http protocol): the port speaks ClickHouse's native protocol",
+                              errors.UNABLE_TO_CONNECT, detail=text,
+                              hint=f"Port {self.config.port} is ClickHouse's native port: use protocol 'native' "
+                                   "for it, or the HTTP port (usually 8123, 8443 with TLS).")
         m = _CODE_RE.search(text)
         if m:
             # Keep ClickHouse's own message, not the driver's preamble.

@@ -60,17 +60,18 @@ class Postgres:
 
 
 class DevServer:
-    """The chDB-backed local ClickHouse (HTTP)."""
+    """The chDB-backed local ClickHouse (HTTP, and native with tcp_port)."""
 
-    def __init__(self, path: Path, http_port: int):
-        self.path, self.http_port = Path(path), http_port
+    def __init__(self, path: Path, http_port: int, tcp_port: int | None = None):
+        self.path, self.http_port, self.tcp_port = Path(path), http_port, tcp_port
         self.proc: subprocess.Popen | None = None
 
     def start(self, detach: bool = False) -> "DevServer":
         log = open(self.path.parent / "devserver.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ch_fdw.devserver", "--path", str(self.path),
-             "--http-port", str(self.http_port)],
+             "--http-port", str(self.http_port)]
+            + (["--tcp-port", str(self.tcp_port)] if self.tcp_port else []),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=REPO, start_new_session=detach)
         deadline = time.monotonic() + 60

@@ -19,9 +19,9 @@ def _server_process(engine, request):
     if engine.name == "ch18-native":
         srv = request.getfixturevalue("ch18")
         return srv.proc.pid, srv.tcp_port
-    if engine.name == "modern-http":
+    if engine.name in ("modern-http", "modern-native"):
         srv = request.getfixturevalue("devserver")
-        return srv.proc.pid, srv.http_port
+        return srv.proc.pid, srv.http_port if engine.protocol == "http" else srv.tcp_port
     pytest.skip(f"no server process to inspect for {engine.name}")
 
 

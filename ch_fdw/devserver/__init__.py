@@ -9,4 +9,8 @@ one process. See docs/devserver.md.
 
 from .cli import main
 
+# The devserver serves the native TCP protocol (--tcp-port); the test suite
+# then runs every engine-parametrized test over it too.
+SERVES_NATIVE = True
+
 __all__ = ["main"]

@@ -16,10 +16,11 @@ def _parse(argv):
     p = argparse.ArgumentParser(
         prog="ch-fdw-devserver",
         description="Serve a chDB data directory over the ClickHouse HTTP interface "
+                    "(and, with --tcp-port, the native TCP protocol) "
                     "(for developing and testing ch_fdw; not a production ClickHouse).")
     p.add_argument("--path", required=True, help="data directory (created if missing; kept across restarts)")
     p.add_argument("--http-port", type=int, default=8123, help="HTTP port (default 8123)")
-    p.add_argument("--tcp-port", type=int, help="native TCP port: not supported, see docs/devserver.md")
+    p.add_argument("--tcp-port", type=int, help="native TCP protocol port (off unless given; 9000 is ClickHouse's usual one)")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--max-concurrent-queries", type=int, default=8,
                    help="queries run at once; more clients queue (default 8)")
@@ -49,10 +50,6 @@ def _lock_dir(path):
 
 def main(argv=None):
     args = _parse(argv)
-    if args.tcp_port is not None:
-        _say("--tcp-port: the native TCP protocol is not served by the devserver "
-             "(use the HTTP interface, or a real ClickHouse for clickhouse-driver)")
-        return 2
     path = os.path.abspath(args.path)
     try:
         os.makedirs(path, exist_ok=True)
@@ -77,25 +74,41 @@ def main(argv=None):
         _say(f"cannot listen on {args.host}:{args.http_port}: {e}")
         engine.close()
         return 1
+    servers = [server]
+    if args.tcp_port is not None:
+        from .native import NativeServer
+        try:
+            servers.append(NativeServer((args.host, args.tcp_port), engine, args.verbose, args.http_port))
+        except OSError as e:
+            _say(f"cannot listen on {args.host}:{args.tcp_port}: {e}")
+            server.server_close()
+            engine.close()
+            return 1
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                     name="http", daemon=True).start()
-    _say(f"ClickHouse {engine.version} (chDB) listening on http://{args.host}:{args.http_port} "
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
+                         name=type(srv).__name__, daemon=True).start()
+    native = f" and native tcp://{args.host}:{args.tcp_port}" if args.tcp_port is not None else ""
+    _say(f"ClickHouse {engine.version} (chDB) listening on http://{args.host}:{args.http_port}{native} "
          f"data {path} pid {os.getpid()}")
     while not stop.wait(0.5):
         pass
 
     _say("shutting down")
-    server.shutdown()            # no new requests
+    for srv in servers:
+        srv.shutdown()           # no new requests
     engine.kill_all()            # running queries end now, not at their natural end
+    for srv in servers:
+        getattr(srv, "close_clients", lambda: None)()   # native sessions end too
     deadline = time.monotonic() + 5
-    with server.active_cond:
-        while server.active and time.monotonic() < deadline:
-            server.active_cond.wait(0.2)
-    server.server_close()
+    for srv in servers:
+        with srv.active_cond:
+            while srv.active and time.monotonic() < deadline:
+                srv.active_cond.wait(0.2)
+        srv.server_close()
     engine.close()
     os.close(fd)
     _say("stopped")

@@ -90,11 +90,11 @@ class Engine:
         except RuntimeError as e:
             raise ChError.from_engine(e) from None
 
-    def query_text(self, sql, conn=None):
+    def query_text(self, sql, conn=None, params=None):
         """Run a small statement and return its TabSeparated output."""
         conn = conn or self._anchor
         try:
-            res = conn.query(sql, "TabSeparated", params={})
+            res = conn.query(sql, "TabSeparated", params=params or {})
         except RuntimeError as e:
             raise ChError.from_engine(e) from None
         return res.bytes().decode("utf-8", "replace") if res is not None else ""

@@ -6,21 +6,19 @@ data in the body, /ping, ClickHouse's error status/header/text, and results
 streamed block by block with chunked transfer encoding.
 """
 
-import errno
 import json
-import os
 import re
 import select
 import socket
-import tempfile
 import threading
-import time
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .engine import ChError, sql_string
+from .engine import ChError
+from .multipart import external_table_params, external_tables, parse_form
+from .statement import KILL_RE as _KILL_RE, BodyNotRead, kill_by_query_id, prepare as _prepare, stream_insert
 
 # URL parameters that are part of the HTTP protocol, not engine settings.
 # The http/progress/compression settings clickhouse-connect sends describe
@@ -39,8 +37,6 @@ _PROTOCOL_PARAMS = {
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
 _INSERT_RE = re.compile(r"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)\s*$", re.I | re.S)
-_KILL_RE = re.compile(r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*'((?:[^'\\]|\\.)*)'"
-                      r"\s*(SYNC|ASYNC|TEST)?\s*(?:FORMAT\s+(\w+))?\s*;?\s*$", re.I)
 _NOT_STREAMABLE = "Streaming query is not supported"
 _STATUS = {62: 400, 6: 400, 26: 400, 27: 400, 36: 400, 38: 400, 41: 400, 42: 400, 43: 400,
            53: 400, 72: 400, 115: 400, 456: 400, 457: 400,
@@ -85,6 +81,16 @@ class DisconnectMonitor(threading.Thread):
         with self._lock:
             self._watched.pop(sock, None)
 
+    @staticmethod
+    def wants_kill(sock):
+        """Whether what the client sent means its query must stop: here, EOF."""
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def run(self):
         while True:
             with self._lock:
@@ -97,12 +103,7 @@ class DisconnectMonitor(threading.Thread):
             except (OSError, ValueError):
                 readable = []
             for sock in readable:
-                try:
-                    gone = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-                except BlockingIOError:
-                    gone = False
-                except OSError:
-                    gone = True
+                gone = self.wants_kill(sock)
                 with self._lock:
                     run = self._watched.pop(sock, None) if gone else None
                 if run is not None:
@@ -220,12 +221,18 @@ class Handler(BaseHTTPRequestHandler):
         if params.get("decompress") in ("1", "true"):
             raise ChError(1, "decompress=1 (ClickHouse native compression) is not supported "
                              "by ch-fdw-devserver; use Content-Encoding. (UNSUPPORTED_METHOD)")
-        if "multipart/form-data" in self.headers.get("Content-Type", ""):
-            raise ChError(1, "External data (multipart/form-data) is not supported by "
-                             "ch-fdw-devserver. (UNSUPPORTED_METHOD)")
+        externals = []
+        form = "multipart/form-data" in self.headers.get("Content-Type", "")
+        if form:
+            # query, param_* and settings as form fields; file parts are external tables
+            fields, files = parse_form(self.headers["Content-Type"], b"".join(self._decoded_body()))
+            params = {**params, **fields}
+            externals = external_tables(files, params)
+            for k in external_table_params(externals):
+                params.pop(k, None)
         sql = params.get("query", "")
         insert = None
-        if method == "POST":
+        if method == "POST" and not form:
             body = self._decoded_body()
             m = _INSERT_RE.match(sql) if sql else None
             if m:
@@ -251,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             fmt = m.group(1) if m else fmt
             kill = _KILL_RE.match(sql)
             if kill:
-                sql = self._kill(kill)
+                sql = kill_by_query_id(self.server.engine, kill)
 
         run = engine.register(query_id)
         session = conn = restore = None
@@ -274,6 +281,8 @@ class Handler(BaseHTTPRequestHandler):
             self._wait_gate(run)
             try:
                 tz = settings.get("session_timezone") or engine.timezone
+                for t in externals:
+                    _load_external(engine, conn, run, t)
                 if insert is not None:
                     self._insert(conn, run, *insert, query_id=query_id, qparams=qparams)
                 else:
@@ -288,6 +297,12 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self.server.monitor.unwatch(self.connection)
             engine.unregister(run)
+            if session is not None:
+                for t in externals:   # they belong to this query only
+                    try:
+                        engine.query_text(f"DROP TEMPORARY TABLE IF EXISTS {_quote_db(t.name)}", conn)
+                    except ChError:
+                        pass
             if restore:
                 try:
                     restore()
@@ -304,83 +319,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise ChError(394, "Query was cancelled while waiting for a free engine slot. "
                                    "(QUERY_WAS_CANCELLED)")
 
-    def _kill(self, m):
-        """KILL QUERY WHERE query_id = '...' by HTTP query_id, answered by the engine.
-
-        chDB assigns its own query ids, so the devserver resolves the client's
-        id itself; the reply is built as a SELECT so any output FORMAT works.
-        """
-        qid = re.sub(r"\\(.)", r"\1", m.group(1))
-        run = self.server.engine.find(qid)
-        if run is not None and (m.group(2) or "").upper() != "TEST":
-            self.server.engine.kill(run)
-        status = "finished" if (m.group(2) or "SYNC").upper() == "SYNC" else "waiting"
-        return (f"SELECT {sql_string(status)} AS kill_status, {sql_string(qid)} AS query_id, "
-                f"'default' AS user, {sql_string(run.sql if run else '')} AS query "
-                f"WHERE {1 if run else 0}" + (f" FORMAT {m.group(3)}" if m.group(3) else ""))
-
     def _insert(self, conn, run, head, fmt, chunks, query_id, qparams=None):
-        """INSERT ... FORMAT fmt with the body streamed into the engine.
-
-        chDB's own streaming-insert API (send_insert/insert_append/insert_done)
-        loses errors raised where the rows land (CHECK constraints, throwing
-        materialized views, type conversion): insert_done reports the rows as
-        written while none were stored. So the INSERT runs as an ordinary query
-        reading ``FROM INFILE`` a private FIFO, which reports every error the
-        way any query does, while this thread copies the body into the FIFO.
-        """
-        run.sql = head
-        with tempfile.TemporaryDirectory(prefix="ch-fdw-devserver-") as tmp:
-            fifo = os.path.join(tmp, "body")
-            os.mkfifo(fifo, 0o600)
-            sql = run.marker + _from_infile(head, fifo) + f" FORMAT {fmt}"
-            outcome = {}
-            finished = threading.Event()
-
-            def execute():
-                try:
-                    outcome["res"] = conn.query(sql, "TabSeparated", params=qparams or {})
-                except RuntimeError as e:
-                    outcome["err"] = ChError.from_engine(e)
-                except BaseException as e:  # noqa: BLE001 - reported to the client below
-                    outcome["err"] = ChError(1001, f"{type(e).__name__}: {e}. (STD_EXCEPTION)")
-                finally:
-                    finished.set()
-
-            worker = threading.Thread(target=execute, name="insert", daemon=True)
-            worker.start()
-            fd = _open_writer(fifo, finished)
-            failure = None
-            try:
-                if fd is not None:
-                    for data in chunks:
-                        if run.cancelled.is_set():
-                            raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
-                        if data and not _feed(fd, data, finished):
-                            self.close_connection = True  # the rest of the body stays unread
-                            break  # the engine stopped reading: its error is in outcome
-            except BaseException as e:
-                failure = e
-            if fd is not None:
-                if failure is not None and not finished.is_set():
-                    # End of input must not look like a complete body: cancel the
-                    # query first, so what was already fed is not committed.
-                    self.server.engine.kill(run, sync=False)
-                os.close(fd)
-            worker.join()
-        if failure is not None:
-            raise failure
-        if "err" in outcome:
-            e = outcome["err"]
-            # FROM INFILE is our plumbing: say it the way an HTTP body error reads.
-            text = re.sub(r"^(Code: \d+\. DB::Exception: )\1", r"\1", e.text)
-            text = re.sub(r"(\(\w+\)) \(version [^)]*\)\. \1$", r"\1", text.replace(f" (in file/uri {fifo})", ""))
-            raise ChError(e.code, text)
-        res = outcome.get("res")
-        if res is not None and res.has_error():
-            raise ChError.from_engine(res.error_message())
-        written = str(res.rows_written() if res is not None else 0)
-        summary = {"read_rows": "0", "written_rows": written, "result_rows": written}
+        try:
+            written, unread = stream_insert(self.server.engine, conn, run, head, fmt, chunks, qparams)
+        except BodyNotRead:
+            self.close_connection = True  # the rest of the body stays unread
+            raise
+        if unread:
+            self.close_connection = True
+        summary = {"read_rows": "0", "written_rows": str(written), "result_rows": str(written)}
         self._reply(200, b"", "text/plain; charset=UTF-8", query_id=query_id, summary=summary)
 
     def _select(self, conn, run, sql, fmt, qparams, query_id, tz):
@@ -446,12 +393,16 @@ class Handler(BaseHTTPRequestHandler):
             res = conn.streaming_fetch_result(stream)
         except RuntimeError as e:
             raise ChError.from_engine(e) from None
+        if res is not None and res.has_error():
+            raise ChError.from_engine(res.error_message())
+        last = res is None or res.rows_read() == 0
+        if last and run.cancelled.is_set():
+            # a killed query can end like a finished one: never pass it off as complete
+            raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
         if res is None:
             return b"", True
-        if res.has_error():
-            raise ChError.from_engine(res.error_message())
         # The last fetch has no rows but may carry a format's suffix (JSON's totals).
-        return res.bytes(), res.rows_read() == 0
+        return res.bytes(), last
 
     # -- responses ------------------------------------------------------------
     def _common_headers(self, ctype, query_id=None, fmt=None, tz=None, summary=None):
@@ -495,135 +446,15 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _prepare(engine, conn, is_session, database, settings):
-    """Apply the request's database and settings; return how to undo them.
-
-    A fresh connection dies with the request, so nothing to undo. In a session
-    the URL's database and settings belong to this one query (as in ClickHouse),
-    so their previous values are restored afterwards.
-    """
-    undo = []
-    try:
-        _apply(engine, conn, is_session, database, settings, undo)
-    except BaseException:
-        # A session must not keep the database of a request that failed here.
-        for fn in reversed(undo):
-            try:
-                fn()
-            except ChError:
-                pass
-        raise
-    if not undo:
-        return None
-
-    def restore():
-        for fn in reversed(undo):
-            fn()
-    return restore
-
-
-def _apply(engine, conn, is_session, database, settings, undo):
-    if database:
-        if is_session:
-            prev_db = engine.query_text("SELECT currentDatabase()", conn).strip()
-            undo.append(lambda: engine.query_text(f"USE {_quote_db(prev_db)}", conn)
-                        if engine.query_text("SELECT currentDatabase()", conn).strip() == database else None)
-        engine.query_text(f"USE {_quote_db(database)}", conn)
-    if settings:
-        if is_session:
-            names = ", ".join(sql_string(n) for n in settings)
-            rows = engine.query_text(f"SELECT name, value FROM system.settings WHERE name IN ({names})", conn)
-            prev = {n: _tsv_unescape(v) for n, v in
-                    (line.split("\t", 1) for line in rows.splitlines() if "\t" in line)}
-            if prev:
-                undo.append(lambda: engine.query_text(
-                    "SET " + ", ".join(f"{n} = {sql_string(v)}" for n, v in prev.items()), conn))
-        engine.query_text("SET " + ", ".join(
-            f"{_ident(n)} = {sql_string(v)}" for n, v in settings.items()), conn)
-
-
-def _from_infile(head, path):
-    """Make "INSERT INTO t [(cols)] [SETTINGS ...]" read its data from path."""
-    clause = f" FROM INFILE {sql_string(path)} COMPRESSION 'none'"
-    pos = _top_level_keyword(head, "SETTINGS")
-    if pos is None:
-        return head.rstrip().rstrip(";").rstrip() + clause
-    return head[:pos].rstrip() + clause + " " + head[pos:]
-
-
-def _top_level_keyword(sql, word):
-    """Offset of the first `word` outside quotes, comments and parentheses."""
-    i, depth, n = 0, 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c in "'\"`":
-            i += 1
-            while i < n and sql[i] != c:
-                i += 2 if sql[i] == "\\" else 1
-        elif sql.startswith("--", i) or c == "#":
-            i = sql.find("\n", i)
-            i = n if i < 0 else i
-        elif sql.startswith("/*", i):
-            i = sql.find("*/", i + 2)
-            i = n if i < 0 else i + 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-            m = re.match(r"\w+", sql[i:])
-            if m.group(0).upper() == word:
-                return i
-            i += len(m.group(0))
-            continue
-        i += 1
-    return None
-
-
-def _open_writer(fifo, finished):
-    """Open the FIFO for writing once the engine opens it for reading.
-
-    None if the engine finished (failed) without ever opening it.
-    """
-    while True:
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as e:
-            if e.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        if finished.wait(0.002):
-            return None
-
-
-def _feed(fd, data, finished):
-    """Write data to the FIFO; False if the engine stopped reading."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-            continue
-        except BlockingIOError:
-            pass
-        except BrokenPipeError:
-            return False
-        select.select([], [fd], [], 0.2)
-        if finished.is_set():
-            return False
-    return True
+def _load_external(engine, conn, run, table):
+    """An external data table as a temporary table of the query's connection."""
+    name = _quote_db(table.name)
+    engine.query_text(f"CREATE TEMPORARY TABLE {name} ({table.structure}) ENGINE = Memory", conn)
+    stream_insert(engine, conn, run, f"INSERT INTO {name}", table.fmt, [table.data])
 
 
 def _quote_db(name):
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def _ident(name):
-    if not re.fullmatch(r"\w+", name):
-        raise ChError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
-    return name
-
-
-def _tsv_unescape(s):
-    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "\\": "\\", "0": "\0"}.get(m.group(1), m.group(1)), s)
 
 
 def _first_line(chunks, limit=1 << 20):
