@@ -34,21 +34,12 @@ def _whole(f) -> bool:
     return f.path.endswith("whole")
 
 
-def _alias_collision(f) -> bool:
-    """The remote SQL aliases a table tX AS tY while table tY is read too."""
-    pairs = re.findall(r"`qgen`\.`(t\d)` AS `(t\d+)`", f.plan)
-    tables = {t for t, _ in pairs}
-    return any(a != t and a in tables for t, a in pairs)
-
-
 def _timeout_only_remote(f) -> bool:
     return f.outcome.kind == "chfdw_error" and f.remote.sqlstate == "57014" and f.local.rows is not None
 
 
 KNOWN: list[Known] = [
-    # whole-query translator (ch_fdw/translate/query.py)
-    Known("alias-is-a-table-name", R + "test_alias_named_like_another_table",
-          lambda f: _whole(f) and f.outcome.kind in ("differs", "chfdw_error") and _alias_collision(f)),
+    # whole-query translator (ch_fdw/translate/query/)
     Known("column-collation", R + "test_column_collation_compared_as_bytes",
           lambda f: _whole(f) and f.outcome.kind == "differs" and ".sc" in f.query.sql),
     Known("is-not-true-value", R + "test_is_not_true_as_a_value",

@@ -41,8 +41,6 @@ def test_numeric_result_scale(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT avg(n) FROM t1")
 
 
-@translator("remote aliases t1, t2, ... collide with table names: ClickHouse resolves "
-            "`t2`.`i8` to table t2, not to the alias t2 (wrong rows, or error 47)")
 def test_alias_named_like_another_table(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT min(a.i8), max(a.i8), count(*) FROM t2 b CROSS JOIN t1 a")
 

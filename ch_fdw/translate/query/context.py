@@ -142,8 +142,13 @@ class Context:
         return s
 
     def new_t(self):
-        self._t += 1
-        return f"t{self._t}"
+        # ClickHouse resolves `t2`.`x` to a *table* named t2 before an alias
+        # t2 (wrong rows), so never use a referenced table's name as an alias.
+        taken = {t.remote_table.lower() for t in self.tables.values()}
+        while True:
+            self._t += 1
+            if f"t{self._t}" not in taken:
+                return f"t{self._t}"
 
     def new_c(self):
         self._c += 1
