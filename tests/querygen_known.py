@@ -49,18 +49,9 @@ KNOWN: list[Known] = [
     Known("grouping-sets-rows", R + "test_grouping_sets_over_no_rows",
           lambda f: _whole(f) and f.outcome.kind == "differs" and
           bool(_sql(r"ROLLUP|CUBE|GROUPING SETS")(f.query.sql))),
-    Known("empty-order-by", R + "test_order_by_only_constants",
-          lambda f: _whole(f) and _err(r"error 62: Syntax error")(f)),
-    Known("group-by-constant", R + "test_group_by_constant", _err(r"error 36: Positional argument")),
     Known("rollup-not-null", R + "test_rollup_on_not_null_column",
           lambda f: _err(r"error 349")(f) and bool(_sql(r"ROLLUP|CUBE|GROUPING SETS")(f.query.sql))),
     Known("numeric-scale", R + "test_numeric_result_scale", lambda f: f.outcome.kind == "text"),
-    Known("window-running-frame", R + "test_window_aggregate_with_order_by",
-          _err(r"Aggregate function with name 'if' does not exist")),
-    Known("any-array-subquery", R + "test_any_of_array_subquery", _err(r"error 125: Scalar subquery")),
-    # ClickHouse refuses a shape it parses: the fallback (teammate safety) should run these per table
-    Known("clickhouse-refuses", R + "test_correlated_subquery_clickhouse_refuses",
-          lambda f: _whole(f) and _err(r"error (48|403)\b")(f)),
     # per-table path: correlated subplans rescan the foreign table once per outer row
     Known("per-table-rescans-slow", "(none: performance, see report)", _timeout_only_remote),
 ]

@@ -26,7 +26,6 @@ def translator(reason: str):
     return pytest.mark.xfail(strict=True, reason="whole-query translator (issue 8): " + reason)
 
 
-@translator("a constant GROUP BY key is sent as GROUP BY 5 (ClickHouse error 36)")
 def test_group_by_constant(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT 5 AS y, count(*) FROM t2 GROUP BY y")
 
@@ -60,23 +59,18 @@ def test_grouping_sets_over_no_rows(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT i8, count(*) FROM t2 WHERE id < 0 GROUP BY ROLLUP (i8)")
 
 
-@translator("ORDER BY only constant outputs is sent as an empty ORDER BY (error 62)")
 def test_order_by_only_constants(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT 'B' AS x FROM t3 ORDER BY 1 LIMIT 2")
 
 
-@translator("a window aggregate with ORDER BY is wrapped in if() (error 63)")
 def test_window_aggregate_with_order_by(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id, max(f) OVER (PARTITION BY flag ORDER BY id) FROM t1")
 
 
-@translator("= ANY (ARRAY(SELECT ...)) is sent as a scalar subquery (error 125)")
 def test_any_of_array_subquery(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id FROM t2 WHERE k = ANY (ARRAY(SELECT g FROM t3))")
 
 
-@pytest.mark.xfail(strict=True, reason="ClickHouse refuses a correlated IN subquery (error 48); "
-                   "the fallback to the per-table path (issue 8, teammate safety) should run it")
 def test_correlated_subquery_clickhouse_refuses(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id FROM t1 a WHERE a.d IN (SELECT d FROM t2 b WHERE b.k = a.i2)")
 
