@@ -24,8 +24,8 @@ from . import connection, errors, options
 from .errors import ChFdwError, Interrupted
 from .query import begin_query, explain_query, plan_query
 from .scan import begin_scan, build_scan, can_sort, explain_scan, plan_scan
-from .modify import (begin_insert, execute_direct_modify, explain_direct_modify,  # noqa: F401
-                     explain_insert, plan_direct_modify, plan_insert)
+from .insert import begin_insert, explain_insert, plan_insert  # noqa: F401
+from .mutation import execute_direct_modify, explain_direct_modify, plan_direct_modify  # noqa: F401
 
 # The drivers log tracebacks for errors we already report as PostgreSQL
 # errors; keep them out of the server log.
@@ -72,7 +72,7 @@ def preload() -> None:
     with shared_preload_libraries; backends inherit it at fork)."""
     import clickhouse_connect  # noqa: F401
     import clickhouse_driver  # noqa: F401
-    from . import import_schema, modify  # noqa: F401
+    from . import import_schema, insert, mutation  # noqa: F401
     from .translate import query
     from .translate.scan import Dialect
     try:  # sqlglot builds its tables on first use; pay that here, once

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ch_fdw import errors
-from ch_fdw.types import parse_type, pg_type_info
+from ch_fdw.chtypes import parse_type, pg_type_info
 
 __all__ = ["columns_query", "build_statements", "quote_ident", "quote_literal",
            "IMPORT_OPTIONS"]

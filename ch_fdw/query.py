@@ -8,7 +8,7 @@ begin_query() finds the cached translation or rebuilds it from that plan.
 
 The translator casts each output column to a known ClickHouse type and
 applies the same fetch expression a table column of that type would get
-(ch_fdw.types.fetch_plan); the matching Python converters run here.
+(ch_fdw.chtypes.fetch_plan); the matching Python converters run here.
 Translations depend on the session TimeZone, so a plan made under another
 TimeZone is translated again before it runs.
 """
@@ -24,7 +24,7 @@ from .connection import get_connection
 from . import errors
 from .errors import ChFdwError
 from .scan import Scan, dialect_for, remote_columns, table_ref
-from .types import fetch_plan
+from .chtypes import fetch_plan
 
 _CACHE_MAX = 512
 

@@ -4,7 +4,7 @@ and streaming its rows to the C bridge.
 Planning produces a JSON plan (kept in the PostgreSQL plan tree, so it holds
 no password and no live objects); execution compiles it once (cached) and
 streams batches of (nrows, [column values...]) in the forms the bridge's
-converters expect (see ch_fdw/types.py).
+converters expect (see ch_fdw/chtypes/read.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .errors import ChFdwError
 from .translate.quoting import quote_identifier
 from .translate.scan import (ColumnInfo, Dialect, translate_condition,
                              translate_sort_key)
-from .types import fetch_plan
+from .chtypes import fetch_plan
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ extern void chfdw_column_conv_init(ChFdwColumnConv *conv, Oid typoid, int32 typm
 extern Datum chfdw_py_to_datum(PyObject *value, ChFdwColumnConv *conv, bool *isnull);
 extern PyObject *chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid);
 
-/* convert.c: Datums -> Python values (writes; forms in ch_fdw/modify.py) */
+/* convert.c: Datums -> Python values (writes; forms in ch_fdw/insert.py) */
 typedef struct ChFdwOutConv
 {
 	Oid			typoid;

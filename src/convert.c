@@ -363,7 +363,7 @@ chfdw_datum_to_py_text(Datum value, bool isnull, Oid typoid)
 /* ---------- Datums -> Python values (writes) ---------- */
 
 /*
- * The forms ch_fdw/modify.py expects: bool; int (int2/4/8; date: days since
+ * The forms ch_fdw/insert.py expects: bool; int (int2/4/8; date: days since
  * 1970-01-01; timestamp/timestamptz: microseconds since 1970-01-01, UTC for
  * timestamptz); float; str (text types); bytes (bytea); anything else
  * (including infinite dates/timestamps) as the output function's text.
@@ -380,7 +380,7 @@ chfdw_out_conv_init(ChFdwOutConv *conv, Oid typoid)
 	fmgr_info(outfunc, &conv->output_fn);
 	conv->kind = type_kind(typoid);
 	if (conv->kind == K_UUID)
-		conv->kind = K_OTHER;	/* modify.py takes uuid as text */
+		conv->kind = K_OTHER;	/* insert.py takes uuid as text */
 }
 
 bool

@@ -5,7 +5,7 @@
  * INSERT/COPY: each row's values become Python objects (convert.c,
  * chfdw_datum_to_py) appended to one Python list per sent column; every
  * batch_size rows, and at the end of the statement (EndForeignModify /
- * EndForeignInsert), the Python writer (ch_fdw/modify.py) converts the
+ * EndForeignInsert), the Python writer (ch_fdw/insert.py) converts the
  * columns to the ClickHouse types and sends them as one INSERT naming only
  * the columns the statement gave, so ClickHouse fills the others with its
  * defaults.  Nothing is sent at COMMIT: ClickHouse is not transactional.
@@ -54,7 +54,7 @@ typedef struct ChFdwModifyState
 	AttrNumber *attnums;		/* sent columns */
 	ChFdwOutConv *convs;
 	bool		needs_modes;	/* some column goes through its output function */
-	PyObject   *writer;			/* ch_fdw.modify.Writer */
+	PyObject   *writer;			/* ch_fdw.insert.Writer */
 	PyObject  **cols;			/* current batch: one list per sent column */
 	int			nrows;
 	int			batch_size;

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from ch_fdw import errors  # noqa: E402
 from ch_fdw.errors import ChFdwError  # noqa: E402
-from ch_fdw.types import (ChType, fetch_plan, normalize_pg_type,  # noqa: E402
+from ch_fdw.chtypes import (ChType, fetch_plan, normalize_pg_type,  # noqa: E402
                           parse_type, pg_array_literal, pg_type_for,
                           to_json_text)
 

@@ -1,4 +1,6 @@
-"""PostgreSQL -> ClickHouse translation (per-table scan path)."""
+"""PostgreSQL -> ClickHouse translation.  This package's names are the
+per-table scan path (scan.py); the whole-query translator is
+ch_fdw.translate.query."""
 
 from .quoting import quote_identifier, quote_string
 from .scan import (ColumnInfo, Dialect, RemoteCondition, translate_condition,

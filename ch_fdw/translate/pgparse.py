@@ -32,15 +32,17 @@ _SIMPLE = {
 }
 
 
-def parse(pg_sql: str) -> exp.Expression:
+def parse(pg_sql: str, what: str = "clause") -> exp.Expression:
+    """One clause (or query, what="query") as a sqlglot tree; Unsupported
+    for anything else."""
     if "\0" in pg_sql:
-        raise Unsupported("NUL in clause text")
+        raise Unsupported(f"NUL in {what} text")
     try:
         trees = sqlglot.parse(pg_sql, dialect="postgres")
     except sqlglot.errors.SqlglotError as e:
-        raise Unsupported(f"cannot parse: {e}")
+        raise Unsupported(f"cannot parse {what}: {str(e)[:200]}")
     if len(trees) != 1 or trees[0] is None:
-        raise Unsupported("expected exactly one expression")
+        raise Unsupported(f"expected exactly one {what}")
     return trees[0]
 
 

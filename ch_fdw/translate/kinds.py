@@ -1,5 +1,9 @@
-"""Type facts the translator needs: PostgreSQL type names to a small set of
-kinds, and ClickHouse column types to their base type.
+"""Value kinds the translators reason in: a PostgreSQL type name classified
+into a small set of kinds (pg_type), a ClickHouse column type split into its
+base type and arguments (ch_type), and whether a column's ClickHouse type
+holds exactly the values and comparisons of its PostgreSQL kind
+(compatible).  (The full ClickHouse type model for reading and writing
+values is ch_fdw/chtypes/.)
 
 Kinds: int, float4, float8, numeric, text, bool, date, timestamp,
 timestamptz.  Anything else is unsupported (None) and makes the translator

@@ -1,0 +1,228 @@
+"""Aggregates and windows: count/sum/avg/min/max, bool_and/or, string_agg,
+array_agg, statistics, percentiles (WITHIN GROUP), FILTER, DISTINCT
+aggregates, and window functions over PARTITION BY / ORDER BY.
+
+Rules owned here:
+  [empty-agg]    sum/avg/min/max/... use the -OrNull combinator (PG returns
+                 NULL over empty input or an empty FILTER).
+  [collation]    min/max/ordered aggregates over text only under C collation.
+  [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
+                 (...) with PG's default frame; explicit window frames
+                 (ROWS/RANGE ...) and lag/lead are refused.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..literals import Unsupported
+from ..quoting import quote_string as qs
+from .context import T, _FLOATS, _TEXTS
+
+
+class Aggregates:
+    def aggregate(self, node, scope, filt=None) -> T:
+        within = None
+        if isinstance(node, exp.WithinGroup):
+            within = node.expression
+            node = node.this
+        distinct = False
+        fname = type(node).__name__.lower() if not isinstance(node, exp.Anonymous) else str(node.this).lower()
+        arg = node.this if not isinstance(node, exp.Anonymous) else (node.expressions[0] if node.expressions else None)
+        order_in = None
+        if isinstance(arg, exp.Distinct):
+            distinct = True
+            if len(arg.expressions) != 1:
+                raise Unsupported("DISTINCT aggregate over several arguments")
+            arg = arg.expressions[0]
+        if isinstance(arg, exp.Order):
+            order_in = arg
+            arg = arg.this
+        cond = None
+        if filt is not None:
+            cond = self.pred(filt, scope, False)
+        if cond is not None and not self.modern:
+            raise Unsupported("FILTER on old ClickHouse")
+        star = isinstance(arg, exp.Star)
+        v = None if (star or arg is None) else self.value(arg, scope)
+        if v is not None and v.agg:
+            raise Unsupported("nested aggregate")
+
+        def comb(base, args: list[str], ornull=True):
+            # [empty-agg] OrNull: NULL over empty input like PostgreSQL
+            name = base
+            if cond is not None:
+                name += "If"
+                args = args + [cond]
+            if ornull:
+                name += "OrNull"
+            return f"{name}({', '.join(args)})"
+
+        if fname == "count":
+            if star:
+                return T(comb("count", [], False), "int", nullable=False, bits=64, agg=True)
+            if distinct:
+                return T(comb("uniqExact", [v.sql], False), "int", nullable=False, bits=64, agg=True)
+            return T(comb("count", [v.sql], False), "int", nullable=False, bits=64, agg=True)
+        if distinct and fname not in ("sum", "avg", "min", "max", "groupconcat", "arrayagg"):
+            raise Unsupported(f"{fname}(DISTINCT)")
+        dsuf = "Distinct" if distinct else ""
+        if fname == "sum":
+            if v.kind == "int":
+                if v.bits <= 32:
+                    return T(comb("sum" + dsuf, [f"toInt64({v.sql})"]), "int", bits=64, agg=True)
+                return T(comb("sum" + dsuf, [f"toDecimal128({v.sql}, 0)"]), "numeric", scale=0, agg=True)
+            if v.kind == "numeric":
+                return T(comb("sum" + dsuf, [self._dec128(v)]), "numeric", scale=v.scale, agg=True)
+            if v.kind == "float8":
+                return T(comb("sum" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
+            raise Unsupported(f"sum({v.kind})")
+        if fname == "avg":
+            if v.kind in ("int", "numeric"):
+                self.need((22, 12), "avg of integer/numeric")
+                num = v if v.kind == "numeric" else T(f"toDecimal128({v.sql}, 0)", "numeric", scale=0)
+                s = T(comb("sum" + dsuf, [self._dec128(num)]), "numeric", scale=num.scale, agg=True)
+                c = T(comb("count" if not distinct else "uniqExact", [v.sql], False),
+                      "numeric", scale=0, agg=True, nullable=False)
+                # count = 0 -> NULL divisor -> NULL result (never a division error)
+                c = T(f"nullIf(toDecimal128({c.sql}, 0), 0)", "numeric", scale=0, agg=True)
+                # count = 0 -> sum is NULL -> NULL (the guard only protects the division)
+                q = self._numeric_div(s, c)
+                return T(q.sql, "numeric", scale=q.scale, agg=True)
+            if v.kind == "float8":
+                return T(comb("avg" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
+            raise Unsupported(f"avg({v.kind})")
+        if fname in ("min", "max"):
+            if v.kind in _TEXTS and not self.dialect.text_collation_c:
+                raise Unsupported(f"{fname}(text) under a non-C collation")    # [collation]
+            if v.kind in _FLOATS:
+                # PG: NaN sorts above every number; ClickHouse ignores/propagates it
+                if cond is not None:
+                    raise Unsupported(f"{fname}(float) with FILTER")
+                x = v.sql
+                if fname == "max":
+                    sql = f"if(countIf(isNaN({x})) > 0, nan, maxOrNull({x}))"
+                else:
+                    sql = (f"if(count({x}) > 0 AND countIf(isNaN({x})) = count({x}), nan, "
+                           f"minOrNull(if(isNaN({x}), NULL, {x})))")
+                return T(sql, v.kind, maybe_nan=True, agg=True)
+            if v.kind in ("interval", "unknown"):
+                raise Unsupported(f"{fname}({v.kind})")
+            return T(comb(fname, [v.sql]), v.kind, scale=v.scale, bits=v.bits, n=v.n, agg=True)
+        if fname in ("logicaland", "logicalor", "bool_and", "bool_or", "every"):
+            if v.kind != "bool":
+                raise Unsupported("bool_and/or on non-boolean")
+            f = "min" if fname in ("logicaland", "bool_and", "every") else "max"
+            return T(comb(f, [f"toUInt8({v.sql})"]), "bool", agg=True)
+        if fname in ("groupconcat", "string_agg"):
+            sep_node = node.args.get("separator")
+            sep = self.value(sep_node, scope) if sep_node is not None else None
+            if sep is None or sep.kind not in _TEXTS + ("unknown",) or not sep.is_const:
+                raise Unsupported("string_agg with a non-constant separator")
+            if v.kind not in _TEXTS:
+                raise Unsupported("string_agg on non-text")
+            if distinct:
+                raise Unsupported("string_agg(DISTINCT)")
+            arr = self._ordered_group_array(v, order_in, scope, cond)
+            cnt = comb("count", [v.sql], False)
+            return T(f"if({cnt} = 0, NULL, arrayStringConcat({arr}, {qs(sep.const)}))", "text", agg=True)
+        if fname in ("stddev", "stddevsamp", "stddev_samp", "variance", "variancesamp",
+                     "var_samp", "stddevpop", "stddev_pop", "variancepop", "var_pop"):
+            if v.kind != "float8":
+                raise Unsupported(f"{fname} on {v.kind} (PostgreSQL returns numeric)")
+            samp = "pop" not in fname
+            f = {"std": "stddev", "var": "var"}["std" if "std" in fname else "var"]
+            f = f + ("Samp" if samp else "Pop")
+            if f == "stddevSamp" or f == "stddevPop":
+                pass
+            f = {"stddevSamp": "stddevSampStable", "stddevPop": "stddevPopStable",
+                 "varSamp": "varSampStable", "varPop": "varPopStable"}[f]
+            cnt = comb("count", [v.sql], False)
+            need = 2 if samp else 1
+            return T(f"if({cnt} < {need}, NULL, {comb(f, [v.sql], False)})", "float8",
+                     maybe_nan=True, agg=True)
+        if fname in ("percentilecont", "percentiledisc"):
+            if within is None or len(within.expressions) != 1:
+                raise Unsupported("percentile without a single ORDER BY")
+            o = within.expressions[0]
+            frac = self.value(arg, scope)
+            if not frac.is_const or frac.const is None:
+                raise Unsupported("percentile fraction must be constant")
+            f = float(frac.const)
+            if not 0 <= f <= 1:
+                raise Unsupported("percentile fraction outside [0,1]")
+            x = self.value(o.this, scope)
+            if bool(o.args.get("desc")):
+                f = 1 - f
+            if fname == "percentilecont":
+                if x.kind != "float8":
+                    raise Unsupported("percentile_cont on non-float8")
+                return T(f"if({comb('count', [x.sql], False)} = 0, NULL, "
+                         f"{comb(f'quantileExactInclusive({f!r})'.replace('(', '', 0), [x.sql], False)})",
+                         "float8", agg=True, maybe_nan=True).__class__(
+                    f"if({comb('count', [x.sql], False)} = 0, NULL, "
+                    f"quantileExactInclusive{'If' if cond else ''}({f!r})({x.sql}{', ' + cond if cond else ''}))",
+                    "float8", agg=True, maybe_nan=True)
+            raise Unsupported("percentile_disc")
+        if fname == "arrayagg":
+            raise Unsupported("array_agg (NULL elements and array output)")
+        raise Unsupported(f"aggregate {fname}")
+
+    def _ordered_group_array(self, v: T, order, scope, cond) -> str:
+        suffix = "If" if cond else ""
+        c = f", {cond}" if cond else ""
+        if order is None:
+            return f"groupArray{suffix}({v.sql}{c})"
+        if len(order.expressions) != 1:
+            raise Unsupported("aggregate ORDER BY with several keys")
+        o = order.expressions[0]
+        key = self.value(o.this, scope)
+        desc = bool(o.args.get("desc"))
+        nf = o.args.get("nulls_first")
+        nulls_first = desc if nf is None else bool(nf)
+        if key.kind in _TEXTS and not self.dialect.text_collation_c:
+            raise Unsupported("aggregate ORDER BY text under a non-C collation")
+        if key.kind in _FLOATS:
+            raise Unsupported("aggregate ORDER BY float")
+        # sort (isNull(key), key) pairs; groupArray drops rows whose value is NULL
+        # (PG's string_agg ignores NULL values too)
+        nullkey = f"isNull({key.sql})" if nulls_first == desc else f"isNotNull({key.sql})"
+        if not key.nullable:
+            nullkey = "0"
+        arr = f"groupArray{suffix}(tuple({v.sql}, {nullkey}, {key.sql}){c})"
+        arr = f"arrayFilter(x -> isNotNull(x.1), {arr})"
+        fn = "arrayReverseSort" if desc else "arraySort"
+        return f"arrayMap(x -> assumeNotNull(x.1), {fn}(x -> (x.2, x.3), {arr}))"
+
+    def window(self, node: exp.Window, scope) -> T:
+        self.need((21, 9), "window functions")
+        fn = node.this
+        spec = []
+        parts = node.args.get("partition_by") or []
+        if parts:
+            spec.append("PARTITION BY " + ", ".join(self.value(p, scope).sql for p in parts))
+        order = node.args.get("order")
+        if order is not None:
+            keys = []
+            for o in order.expressions:
+                desc = bool(o.args.get("desc"))
+                nf = o.args.get("nulls_first")
+                keys += self.sort_key(self.value(o.this, scope), desc, desc if nf is None else bool(nf))
+            if keys:
+                spec.append("ORDER BY " + ", ".join(keys))
+        if node.args.get("spec") is not None:
+            raise Unsupported("explicit window frame")
+        fname = type(fn).__name__.lower() if not isinstance(fn, exp.Anonymous) else str(fn.this).lower()
+        over = " OVER (" + " ".join(spec) + ")"
+        if fname in ("rownumber", "row_number"):
+            return T(f"toInt64(row_number(){over})", "int", bits=64, nullable=False)
+        if fname in ("rank", "denserank", "dense_rank"):
+            f = "rank" if fname == "rank" else "dense_rank"
+            return T(f"toInt64({f}(){over})", "int", bits=64, nullable=False)
+        if fname in ("lag", "lead"):
+            raise Unsupported("lag/lead")
+        if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
+            inner = self.aggregate(fn, scope)
+            return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
+                     n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)
+        raise Unsupported(f"window function {fname}")

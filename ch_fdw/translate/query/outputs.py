@@ -1,0 +1,89 @@
+"""Outputs: the top-level cast of each result column to exactly the
+ClickHouse type the scan's fetch converters read as the PostgreSQL output
+type (ch_fdw.chtypes.fetch_plan).
+
+Rules owned here:
+  [int-range]    integer outputs use accurateCast (raises on overflow like
+                 PG's "out of range" instead of wrapping).
+  [bool]         booleans are output as toBool() where the engine has Bool.
+  [bpchar]       character(n) outputs are padded back to n.
+  [numeric]      numeric outputs keep their scale (Decimal256).
+"""
+
+from __future__ import annotations
+
+from ..literals import Unsupported
+from .context import T, _classify, _numeric_typmod
+
+
+class Outputs:
+    def output_expr(self, t: T, i: int) -> str:
+        """Top-level output i: a ClickHouse expression whose type converts to
+        output_types[i] exactly (the scan's fetch converters read it)."""
+        if i >= len(self.top_types):
+            raise Unsupported("more output columns than the caller expects")
+        pgt = self.top_types[i]
+        ref = t.sql
+        kind, pg, n = _classify(pgt)
+        if t.kind in ("null", "unknown") or t.is_null:
+            if t.kind == "unknown" and kind not in ("text", "bpchar"):
+                raise Unsupported(f"output column {i + 1}: untyped literal")
+            t = T(t.sql, kind, n=n, nullable=t.nullable, scale=(_numeric_typmod(pgt) or (0, 0))[1])
+        if t.kind != kind and not ({t.kind, kind} <= {"text", "bpchar"}):
+            raise Unsupported(f"output column {i + 1}: computed {t.kind}, expected {pgt}")
+        if kind == "int":
+            # accurateCast raises on overflow (PostgreSQL's "out of range")
+            # where toInt32() would silently wrap around
+            ct = {16: "Int16", 32: "Int32", 64: "Int64"}[pg.bits]
+            target = f"Nullable({ct})" if t.nullable else ct
+            e = f"accurateCast({ref}, '{target}')"
+        elif kind == "numeric":
+            tm = _numeric_typmod(pgt)
+            if tm is not None and tm[1] != t.scale:
+                raise Unsupported(f"output column {i + 1}: numeric scale differs")
+            if t.scale is None or t.scale > 38:
+                raise Unsupported(f"output column {i + 1}: numeric scale unknown or > 38")
+            # Decimal256 holds every ClickHouse decimal (up to 76 digits)
+            e, ct = f"toDecimal256({ref}, {t.scale})", f"Decimal(76, {t.scale})"
+        elif kind == "bool":
+            e, ct = (f"toBool({ref})", "Bool") if self.version >= (22, 1) else (f"toUInt8({ref})", "UInt8")
+        elif kind == "bpchar":
+            if n is None and t.kind == "bpchar" and t.n is not None:
+                n = t.n         # bpchar values keep their column's padding
+            if n is None or t.kind == "text":
+                if n is not None:
+                    raise Unsupported(f"output column {i + 1}: text as character(n)")
+                e = ref
+            else:
+                # [bpchar] pad like PostgreSQL's character(n) output
+                e = f"concat({ref}, repeat(' ', toUInt64(greatest(0, {n} - toInt64(lengthUTF8({ref}))))))"
+            ct = "String"
+        elif kind == "text":
+            e, ct = ref, "String"
+        elif kind == "float8":
+            e, ct = f"toFloat64({ref})", "Float64"
+        elif kind == "float4":
+            e, ct = f"toFloat32({ref})", "Float32"
+        elif kind == "date":
+            e, ct = ref, "Date"
+        elif kind in ("timestamptz", "timestamp"):
+            if self.version >= (20, 1):
+                e, ct = f"toDateTime64({ref}, 6, 'UTC')", "DateTime64(6, 'UTC')"
+            else:
+                e, ct = f"toDateTime({ref}, 'UTC')", "DateTime('UTC')"
+        else:
+            raise Unsupported(f"output of type {pgt}")
+        if t.nullable:
+            ct = f"Nullable({ct})"
+        while len(self.top_ch_types) <= i:
+            self.top_ch_types.append(None)
+        self.top_ch_types[i] = ct
+        # The scan reads result columns like table columns: apply the same
+        # server-side fetch expression (e.g. timestamps as epoch micros).
+        from ch_fdw.errors import ChFdwError
+        from ch_fdw.chtypes import fetch_plan
+        try:
+            fp = fetch_plan(ct, pgt, f"output column {i + 1}", self.version)
+        except ChFdwError as ex:
+            raise Unsupported(ex.message)
+        return fp.expression.format(e) if self.fetch_expressions else e

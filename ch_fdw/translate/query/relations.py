@@ -1,0 +1,466 @@
+"""Relations: SELECT blocks, set operations, FROM items, JOINs, CTEs,
+derived tables and column resolution.
+
+Rules owned here:
+  [names]        every FROM item gets a generated alias (t1, t2, ...), every
+                 output a generated alias (c1, c2, ...); column references are
+                 always qualified, so ClickHouse's query-global alias
+                 substitution cannot capture a user-supplied name.
+  [ctes]         CTEs are inlined as subqueries at each reference (the same
+                 rows for SELECT-only CTEs without volatile functions).
+  [set-ops]      UNION -> UNION DISTINCT, INTERSECT/EXCEPT -> ... DISTINCT;
+                 INTERSECT ALL / EXCEPT ALL refused; branch types unified.
+  [outer-join]   outer joins mark the nullable side and turn on
+                 join_use_nulls (see context.py).
+  [bpchar]       character(n) columns are read without trailing spaces (PG
+                 ignores them); set-op branches must agree on n.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ..literals import Unsupported
+from ..quoting import quote_identifier as qi
+from ..remote import ColumnInfo
+from ..kinds import ch_type as parse_ch_type, compatible
+from ..shared import strip_parens
+from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope
+
+
+_UTC_NAMES = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu",
+              "Universal", "Etc/Universal", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "GMT0"}
+
+
+@dataclass
+class _Item:
+    name: str                    # PostgreSQL reference name
+    alias: str                   # generated ClickHouse alias
+    cols: dict                   # pg column name -> T (sql qualified)
+    order: list                  # column names in order (for *)
+    nullable: bool = False       # on the nullable side of an outer join
+
+
+class Relations:
+    def query(self, node, parent: _Scope | None, top=False, ctes=None):
+        """-> (sql, [(name, T)]) ; T.sql of outputs is the generated alias."""
+        node = strip_parens(node)
+        if isinstance(node, exp.Subquery) and not node.alias:
+            return self.query(node.this, parent, top)
+        if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
+            return self.setop(node, parent, top)
+        if not isinstance(node, exp.Select):
+            raise Unsupported(f"{type(node).__name__} statement is not a plain SELECT")
+        return self.select(node, parent, top)
+
+    def _with_scope(self, node, parent):
+        scope = _Scope(parent=parent)
+        w = node.args.get("with_")
+        if w is not None:
+            if w.args.get("recursive"):
+                raise Unsupported("WITH RECURSIVE")
+            for cte in w.expressions:
+                alias = cte.args.get("alias")
+                name = alias.this.name if alias else cte.alias
+                cols = [c.name for c in alias.columns] if alias and alias.columns else None
+                if cte.args.get("materialized") is not None:
+                    pass
+                scope.ctes[name] = (cte.this, cols, scope)
+        return scope
+
+    def setop(self, node, parent, top=False):
+        self.need((21, 1), "INTERSECT/EXCEPT") if not isinstance(node, exp.Union) else None
+        scope = self._with_scope(node, parent)
+        distinct = node.args.get("distinct", True)
+        if isinstance(node, exp.Union):
+            op = "UNION DISTINCT" if distinct else "UNION ALL"          # [set-ops]
+            if distinct:
+                self.need((20, 1), "UNION DISTINCT")
+        elif isinstance(node, exp.Intersect):
+            if not distinct:
+                raise Unsupported("INTERSECT ALL (ClickHouse has no multiset INTERSECT)")
+            op = "INTERSECT DISTINCT"
+        else:
+            if not distinct:
+                raise Unsupported("EXCEPT ALL (ClickHouse has no multiset EXCEPT)")
+            op = "EXCEPT DISTINCT"
+        lsql, louts = self.query(node.this, scope)
+        rsql, routs = self.query(node.expression, scope)
+        if len(louts) != len(routs):
+            raise Unsupported("set operation branches differ in width")
+        names = [self.new_c() for _ in louts]
+        outs = []
+        lcols, rcols = [], []
+        for (ln, lt), (rn, rt), nm in zip(louts, routs, names):
+            a, b = self._unify_setop(lt, rt)
+            lcols.append(f"{a} AS {qi(nm)}")
+            rcols.append(f"{b} AS {qi(nm)}")
+            k = lt if lt.kind != "null" else rt
+            outs.append((ln, T(qi(nm), k.kind, nullable=lt.nullable or rt.nullable,
+                               scale=k.scale, bits=max(lt.bits, rt.bits), n=lt.n or rt.n,
+                               maybe_nan=lt.maybe_nan or rt.maybe_nan)))
+        la, ra = self.new_t(), self.new_t()
+        # the branch outputs are referenced through their aliases
+        lcols2 = [f"{qi(la)}.{lt.sql} AS {qi(nm)}" for (_, lt), nm in zip(louts, names)]
+        rcols2 = [f"{qi(ra)}.{rt.sql} AS {qi(nm)}" for (_, rt), nm in zip(routs, names)]
+        for i, ((_, lt), (_, rt)) in enumerate(zip(louts, routs)):
+            a, b = self._unify_setop(T(f"{qi(la)}.{lt.sql}", lt.kind, scale=lt.scale, bits=lt.bits),
+                                     T(f"{qi(ra)}.{rt.sql}", rt.kind, scale=rt.scale, bits=rt.bits))
+            lcols2[i] = f"{a} AS {qi(names[i])}"
+            rcols2[i] = f"{b} AS {qi(names[i])}"
+        sql = (f"SELECT {', '.join(lcols2)} FROM ({lsql}) AS {qi(la)} {op} "
+               f"SELECT {', '.join(rcols2)} FROM ({rsql}) AS {qi(ra)}")
+        order = node.args.get("order")
+        limit, offset = node.args.get("limit"), node.args.get("offset")
+        if order or limit or offset or top:
+            wa = self.new_t()
+            item = _Item("", wa, {}, [])
+            for (nm_pg, t), nm in zip(outs, names):
+                item.cols[nm_pg] = T(f"{qi(wa)}.{qi(nm)}", t.kind, nullable=t.nullable,
+                                     scale=t.scale, bits=t.bits, n=t.n, maybe_nan=t.maybe_nan)
+            osc = _Scope(items=[item], parent=parent)
+            o_outs = [(nm_pg, item.cols[nm_pg]) for nm_pg, _ in outs]
+            keys = self.order_by(order, osc, o_outs, None) if order else ""
+            names2 = [self.new_c() for _ in outs]
+            if top:
+                names2 = [f"r{i + 1}" for i in range(len(outs))]
+                sel = ", ".join(f"{self.output_expr(item.cols[n0], i)} AS {qi(n2)}"
+                                for i, ((n0, _), n2) in enumerate(zip(outs, names2)))
+            else:
+                sel = ", ".join(f"{item.cols[n0].sql} AS {qi(n2)}" for (n0, _), n2 in zip(outs, names2))
+            sql = f"SELECT {sel} FROM ({sql}) AS {qi(wa)}{keys}{self.limit_sql(limit, offset)}"
+            outs = [(n0, T(qi(n2), t.kind, nullable=t.nullable, scale=t.scale, bits=t.bits,
+                           n=t.n, maybe_nan=t.maybe_nan)) for (n0, t), n2 in zip(outs, names2)]
+        return sql, outs
+
+    def _unify_setop(self, a: T, b: T) -> tuple[str, str]:
+        if a.kind == "bpchar" and b.kind == "bpchar":
+            # [bpchar] the output pads to the branch's length: must be one length
+            if a.n is not None and b.n is not None and a.n != b.n:
+                raise Unsupported("set operation over character columns of different lengths")
+            return a.sql, b.sql
+        if a.kind == b.kind:
+            if a.kind == "numeric" and a.scale != b.scale:
+                raise Unsupported("set operation over numerics of different scales")
+            if a.kind == "int" and a.bits != b.bits:
+                return f"toInt64({a.sql})", f"toInt64({b.sql})"
+            return a.sql, b.sql
+        raise Unsupported(f"set operation mixes {a.kind} and {b.kind}")
+
+    def select(self, node: exp.Select, parent, top=False):
+        scope = self._with_scope(node, parent)
+        if node.args.get("into"):
+            raise Unsupported("SELECT INTO")
+        if node.args.get("locks"):
+            raise Unsupported("FOR UPDATE/SHARE")
+        distinct = node.args.get("distinct")
+        if distinct is not None and distinct.args.get("on"):
+            raise Unsupported("DISTINCT ON")
+        # FROM
+        from_sql = ""
+        fr = node.args.get("from_")
+        if fr is not None:
+            from_sql = " FROM " + self.from_items(fr, node.args.get("joins") or [], scope)
+        elif node.args.get("joins"):
+            raise Unsupported("joins without FROM")
+        where = node.args.get("where")
+        where_sql = ""
+        if where is not None:
+            where_sql = " WHERE " + self.pred(where.this, scope, False)
+        group = node.args.get("group")
+        group_sql = ""
+        grouped = group is not None
+        if group is not None:
+            group_sql = self.group_by(group, scope)
+        having = node.args.get("having")
+        having_sql = ""
+        if having is not None:
+            having_sql = " HAVING " + self.pred(having.this, scope, False)
+        # outputs
+        outs = []
+        cols = []
+        for e in node.expressions:
+            if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+                raise Unsupported("* in select list")
+            name = e.alias_or_name if isinstance(e, exp.Alias) else (
+                e.name if isinstance(e, exp.Column) else "?column?")
+            inner = e.this if isinstance(e, exp.Alias) else e
+            v = self.value(inner, scope)
+            if v.kind == "null":
+                v = T("NULL", "text", const=None)
+            v = self.materialize(v)
+            nm = self.new_c()
+            if top:
+                nm = f"r{len(cols) + 1}"
+                cols.append(f"{self.output_expr(v, len(cols))} AS {qi(nm)}")
+            else:
+                cols.append(f"{v.sql} AS {qi(nm)}")
+            outs.append((name, T(qi(nm), v.kind, nullable=v.nullable, scale=v.scale,
+                                 bits=v.bits, n=v.n, maybe_nan=v.maybe_nan, agg=v.agg)))
+        if not grouped and any(t.agg for _, t in outs) is False and having is not None:
+            pass
+        order = node.args.get("order")
+        order_sql = ""
+        if order is not None:
+            order_sql = self.order_by(order, scope, outs, cols)
+        limit_sql = self.limit_sql(node.args.get("limit"), node.args.get("offset"))
+        if node.args.get("qualify"):
+            raise Unsupported("QUALIFY")
+        dist = "DISTINCT " if distinct is not None else ""
+        if not cols:
+            raise Unsupported("empty select list")
+        sql = (f"SELECT {dist}{', '.join(cols)}{from_sql}{where_sql}{group_sql}"
+               f"{having_sql}{order_sql}{limit_sql}")
+        return sql, outs
+
+    def materialize(self, v: T) -> T:
+        """Make the value's SQL carry its PostgreSQL type (numeric -> Decimal)."""
+        if v.kind == "numeric" and not v.decimal:
+            return T(f"toDecimal128({v.sql}, {v.scale or 0})", "numeric", nullable=v.nullable,
+                     scale=v.scale or 0, agg=v.agg, const=v.const)
+        if v.kind == "interval":
+            raise Unsupported("interval values in results")
+        return v
+
+    def from_items(self, fr, joins, scope) -> str:
+        sql = self.from_item(fr.this, scope, flatten_ok=True)
+        for j in joins:
+            sql = self.join(sql, j, scope)
+        return sql
+
+    def join(self, left_sql, j: exp.Join, scope) -> str:
+        kind = (j.args.get("kind") or "").upper()
+        side = (j.args.get("side") or "").upper()
+        if j.args.get("using"):
+            raise Unsupported("JOIN ... USING")
+        if kind in ("SEMI", "ANTI", "ASOF") or j.args.get("method"):
+            raise Unsupported(f"{kind} JOIN")
+        on = j.args.get("on")
+        first = len(scope.items)
+        right_sql = self.from_item(j.this, scope, flatten_ok=(kind == "CROSS" or on is None)
+                                   and not side)
+        if side in ("LEFT", "RIGHT", "FULL"):
+            self.outer_join = True                                   # [outer-join]
+            nullable_items = []
+            if side in ("LEFT", "FULL"):
+                nullable_items += scope.items[first:]
+            if side in ("RIGHT", "FULL"):
+                nullable_items += scope.items[:first]
+            for it in nullable_items:
+                it.nullable = True
+            if on is None:
+                raise Unsupported("outer join without ON")
+            cond = self.pred(on, scope, False)
+            return f"{left_sql} {side} JOIN {right_sql} ON {cond}"
+        if kind == "CROSS" or on is None:
+            return f"{left_sql} CROSS JOIN {right_sql}"
+        if right_sql.startswith("\0JOINTREE"):
+            raise Unsupported("nested join tree on the right of a join")
+        cond = self.pred(on, scope, False)
+        return f"{left_sql} INNER JOIN {right_sql} ON {cond}"
+
+    def from_item(self, node, scope: _Scope, flatten_ok=False) -> str:
+        if isinstance(node, exp.Subquery) and node.args.get("alias") is None and \
+                isinstance(strip_parens(node.this), (exp.Table, exp.Subquery)):
+            # a parenthesised join tree: (a LEFT JOIN b ON ...).  Its items join
+            # the current scope; written without parentheses, which is the
+            # same join only where it is the first FROM item or cross-joined
+            # (its ON clauses cannot reference items outside it).
+            if not flatten_ok:
+                raise Unsupported("nested join tree in this position")
+            inner = strip_parens(node.this)
+            if isinstance(inner, exp.Table) and inner.args.get("joins"):
+                base = inner.copy()
+                base.set("joins", None)
+                sql = self.from_item(base, scope, flatten_ok=True)
+                for j in inner.args["joins"]:
+                    sql = self.join(sql, j, scope)
+                return sql
+            return self.from_item(inner, scope, flatten_ok=True)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) \
+                and not node.args.get("joins"):
+            return self.table(node, scope)
+        if isinstance(node, exp.Subquery):
+            inner = node.this
+            alias = node.args.get("alias")
+            if alias is None:
+                # parenthesised join tree: (a LEFT JOIN b ON ...)
+                if isinstance(inner, exp.Table) or (isinstance(inner, exp.Select) is False and
+                                                     hasattr(inner, "args")):
+                    pass
+                raise Unsupported("subquery in FROM without alias")
+            if node.args.get("lateral") or isinstance(node.parent, exp.Lateral):
+                raise Unsupported("LATERAL")
+            # a subquery may not see sibling FROM items (no LATERAL): parent scope only
+            sub_parent = _Scope(parent=scope.parent, ctes=scope.all_ctes())
+            sql, outs = self.query(inner, sub_parent)
+            if sub_parent.outer_refs:
+                raise Unsupported("correlated subquery in FROM")
+            names = [c.name for c in alias.columns] if alias.columns else []
+            return self._add_derived(scope, alias.this.name if alias.this else alias.name,
+                                     sql, outs, names)
+        if isinstance(node, exp.Table) and isinstance(node.this, (exp.Select, exp.Union)):
+            raise Unsupported("unsupported FROM item")
+        if isinstance(node, exp.Lateral):
+            raise Unsupported("LATERAL")
+        if isinstance(node, exp.Paren) or (isinstance(node, exp.Table) and node.args.get("joins")):
+            pass
+        if isinstance(node, exp.Table) and node.args.get("joins"):
+            # (a JOIN b ON ...) parsed as a Table with joins
+            sql = self.from_item(node.this, scope)
+            for j in node.args["joins"]:
+                sql = self.join(sql, j, scope)
+            return sql
+        if isinstance(node, exp.Paren):
+            return self.from_item(node.this, scope)
+        raise Unsupported(f"FROM item {type(node).__name__}")
+
+    def _add_derived(self, scope, refname, sql, outs, colnames) -> str:
+        alias = self.new_t()
+        item = _Item(refname, alias, {}, [])
+        for i, (nm, t) in enumerate(outs):
+            pgname = colnames[i] if i < len(colnames) else nm
+            if pgname in item.cols:
+                item.cols[pgname] = None       # ambiguous: refuse on use
+                continue
+            item.cols[pgname] = T(f"{qi(alias)}.{t.sql}", t.kind, nullable=t.nullable,
+                                  scale=t.scale, bits=t.bits, n=t.n, maybe_nan=t.maybe_nan)
+            item.order.append(pgname)
+        scope.items.append(item)
+        return f"({sql}) AS {qi(alias)}"
+
+    def table(self, node: exp.Table, scope: _Scope) -> str:
+        if node.args.get("joins"):
+            raise Unsupported("join syntax")
+        name = node.this
+        db = node.args.get("db")
+        catalog = node.args.get("catalog")
+        if catalog is not None:
+            raise Unsupported("three-part table name")
+        alias = node.args.get("alias")
+        refname = alias.this.name if alias is not None and alias.this is not None else name.name
+        colaliases = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        if db is None:
+            ctes = scope.all_ctes()
+            if name.name in ctes:
+                ast, cols, cscope = ctes[name.name]
+                sub_parent = _Scope(parent=None, ctes=dict(cscope.all_ctes()))
+                # a CTE sees the CTEs defined before it (and itself is not recursive)
+                visible = {}
+                for k, v in sub_parent.ctes.items():
+                    if k == name.name:
+                        break
+                    visible[k] = v
+                sub_parent.ctes = visible
+                sql, outs = self.query(ast, sub_parent)
+                names = colaliases or (cols or [])
+                if cols and colaliases:
+                    names = colaliases + cols[len(colaliases):]
+                return self._add_derived(scope, refname, sql, outs, names)
+        pg_name = node.copy()
+        pg_name.set("alias", None)
+        key = pg_name.sql(dialect="postgres")
+        info = self.tables.get(key)
+        if info is None:
+            raise Unsupported(f"relation {key} is not a foreign table of this server")
+        t = self.new_t()
+        item = _Item(refname, t, {}, [])
+        cols = list(info.columns.items())
+        for i, (pgcol, ci) in enumerate(cols):
+            nm = colaliases[i] if i < len(colaliases) else pgcol
+            item.cols[nm] = ("lazy", ci, t)
+            item.order.append(nm)
+        scope.items.append(item)
+        return f"{qi(info.remote_db)}.{qi(info.remote_table)} AS {qi(t)}"
+
+    def _column_value(self, ci: ColumnInfo, alias: str) -> T:
+        kind, pg, n = _classify(ci.pg_type)
+        ch = parse_ch_type(ci.ch_type) if ci.ch_type else None
+        ref = f"{qi(alias)}.{qi(ci.remote_name)}"
+        nullable = ch is None or ch.nullable
+        if ch is not None and ch.base == "Nothing":
+            raise Unsupported("column of type Nothing")
+        if kind == "bpchar":
+            if ch is not None and ch.base != "String":
+                raise Unsupported(f"column {ci.pg_name}: character(n) over {ci.ch_type}")
+            # [bpchar] PostgreSQL ignores trailing spaces of character(n)
+            return T(f"trimRight({ref})", "bpchar", nullable=nullable, n=n)
+        if not compatible(pg, ch):
+            raise Unsupported(f"column {ci.pg_name}: {ci.pg_type} over ClickHouse {ci.ch_type}")
+        if ch is not None and ch.low_cardinality and kind != "text":
+            raise Unsupported(f"column {ci.pg_name}: LowCardinality({ch.base})")
+        if kind == "timestamp":
+            if ch is None or ch.timezone not in _UTC_NAMES:
+                raise Unsupported(f"column {ci.pg_name}: timestamp over a non-UTC DateTime")
+        if kind == "timestamptz" and ch is not None and ch.base == "DateTime64":
+            try:
+                if int(ch.args[0]) > 6:
+                    raise Unsupported(f"column {ci.pg_name}: DateTime64 precision > 6")
+            except (ValueError, IndexError):
+                raise Unsupported(f"column {ci.pg_name}: DateTime64 precision unknown")
+        if kind == "int":
+            if ch is not None and ch.base in ("UInt64",):
+                raise Unsupported(f"column {ci.pg_name}: UInt64 as integer")
+            bits = pg.bits
+            return T(ref, "int", nullable=nullable, bits=bits)
+        if kind == "numeric":
+            if ch is None:
+                raise Unsupported(f"column {ci.pg_name}: numeric needs the ClickHouse type")
+            if ch.base == "Decimal":
+                if len(ch.args) == 2:
+                    scale = int(ch.args[1])
+                elif len(ch.args) == 1 and ch.base == "Decimal":
+                    scale = int(ch.args[0]) if ci.ch_type.strip().lstrip("Nulabe(").startswith("Decimal") and re.search(r"Decimal(32|64|128|256)", ci.ch_type) else 0
+                else:
+                    scale = 0
+                tm = _numeric_typmod(ci.pg_type)
+                if tm is not None and tm[1] != scale:
+                    raise Unsupported(f"column {ci.pg_name}: numeric scale differs from Decimal scale")
+                return T(ref, "numeric", nullable=nullable, scale=scale)
+            return T(f"toDecimal128({ref}, 0)", "numeric", nullable=nullable, scale=0)
+        if kind == "bool":
+            return T(ref, "bool", nullable=nullable)
+        if kind in _FLOATS:
+            return T(ref, kind, nullable=nullable, maybe_nan=True)
+        if kind == "text" and pg is not None and pg.has_typmod:
+            kind = "text"
+        return T(ref, kind, nullable=nullable)
+
+    def resolve(self, col: exp.Column, scope: _Scope) -> T:
+        if col.args.get("db") or col.args.get("catalog"):
+            raise Unsupported("schema-qualified column reference")
+        tname = col.table
+        name = col.name
+        s, depth = scope, 0
+        while s is not None:
+            hits = []
+            for it in s.items:
+                if tname and it.name != tname:
+                    continue
+                if name in it.cols:
+                    hits.append(it)
+            if len(hits) > 1:
+                raise Unsupported(f"ambiguous column {name}")
+            if hits:
+                it = hits[0]
+                t = it.cols[name]
+                if t is None:
+                    raise Unsupported(f"ambiguous column {name}")
+                if isinstance(t, tuple):
+                    t = self._column_value(t[1], t[2])
+                    it.cols[name] = t
+                if depth:
+                    self.correlated = True
+                    self.need((25, 4), "correlated subqueries")
+                    s2 = scope
+                    for _ in range(depth):
+                        s2.outer_refs = True
+                        s2 = s2.parent
+                return T(t.sql, t.kind, nullable=t.nullable or it.nullable, scale=t.scale,
+                         bits=t.bits, n=t.n, maybe_nan=t.maybe_nan)
+            s = s.parent
+            depth += 1
+        raise Unsupported(f"column {col.sql()} not found")

@@ -1,0 +1,219 @@
+"""Time: time zones, timestamp/date conversions, interval constants and
+date arithmetic, EXTRACT / date_part and date_trunc.
+
+Rules owned here:
+  [tz]           timestamptz operations that depend on the session TimeZone
+                 (date_trunc/extract on timestamptz, date <-> timestamptz)
+                 are pushed only when the caller passes PostgreSQL's TimeZone,
+                 which is then given to every ClickHouse date function.
+                 timestamp (without time zone) is held as its UTC wall clock.
+  [interval]     intervals are (months, days, microseconds) like PG; month
+                 and day parts are applied with calendar arithmetic
+                 (addMonths/addDays) in PG's order, microseconds exactly;
+                 on timestamptz, month/day steps happen in the session
+                 TimeZone like PG.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from sqlglot import exp
+
+from .. import literals as L
+from ..literals import Unsupported
+from ..quoting import quote_string as qs
+from .context import T
+
+
+class Temporal:
+    def need_tz(self, what) -> str:
+        if not self.tz:
+            raise Unsupported(f"{what} depends on the session TimeZone")           # [tz]
+        return self.tz
+
+    def date_to_tstz(self, v: T) -> T:
+        tz = self.need_tz("date to timestamptz")
+        return T(f"toDateTime({v.sql}, {qs(tz)})", "timestamptz", nullable=v.nullable, agg=v.agg)
+
+    def ts_to_tstz(self, v: T) -> T:
+        tz = self.need_tz("timestamp to timestamptz")
+        # wall clock (held as UTC) -> the instant of that wall clock in tz
+        return T(f"toDateTime(formatDateTime({v.sql}, '%Y-%m-%d %H:%i:%S', 'UTC'), {qs(tz)})",
+                 "timestamptz", nullable=v.nullable, agg=v.agg)
+
+    def _tstz_to_ts(self, v: T, tz) -> T:
+        return T(f"toDateTime(formatDateTime({v.sql}, '%Y-%m-%d %H:%i:%S', {qs(tz)}), 'UTC')",
+                 "timestamp", nullable=v.nullable, agg=v.agg)
+
+    def _ts_const(self, ts: _dt.datetime) -> T:
+        if not (L._DT_MIN <= ts <= L._DT_MAX):
+            raise Unsupported("timestamp outside ClickHouse DateTime range")
+        return T(self._dt64(ts, "UTC"), "timestamp", const=ts, nullable=False)
+
+    _IV_UNITS = {"year": (12, 0, 0), "years": (12, 0, 0), "mon": (1, 0, 0), "mons": (1, 0, 0),
+                 "month": (1, 0, 0), "months": (1, 0, 0), "day": (0, 1, 0), "days": (0, 1, 0),
+                 "week": (0, 7, 0), "weeks": (0, 7, 0),
+                 "hour": (0, 0, 3600_000000), "hours": (0, 0, 3600_000000),
+                 "minute": (0, 0, 60_000000), "minutes": (0, 0, 60_000000),
+                 "min": (0, 0, 60_000000), "mins": (0, 0, 60_000000),
+                 "second": (0, 0, 1_000000), "seconds": (0, 0, 1_000000),
+                 "sec": (0, 0, 1_000000), "secs": (0, 0, 1_000000)}
+
+    def interval_const(self, text: str) -> T:
+        """IntervalStyle=postgres output: '1 year 2 mons 3 days 04:05:06.5'."""
+        months = days = micros = 0
+        t = text.strip()
+        m = re.search(r"(-?)(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$", t)
+        if m:
+            sign = -1 if m.group(1) else 1
+            micros += sign * ((int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4))) * 1_000000
+                              + int((m.group(5) or "").ljust(6, "0") or 0))
+            t = t[:m.start()].strip()
+        toks = t.split()
+        if len(toks) % 2:
+            raise Unsupported(f"interval {text!r}")
+        for i in range(0, len(toks), 2):
+            if not re.fullmatch(r"[+-]?\d+", toks[i]) or toks[i + 1].lower() not in self._IV_UNITS:
+                raise Unsupported(f"interval {text!r}")
+            k = int(toks[i])
+            mo, d, us = self._IV_UNITS[toks[i + 1].lower()]
+            months += k * mo
+            days += k * d
+            micros += k * us
+        return T("", "interval", const=(months, days, micros), nullable=False)
+
+    def _add_interval_const(self, base, iv, sign) -> object:
+        months, days, micros = (sign * x for x in iv)
+        if isinstance(base, _dt.datetime):
+            d = base
+        else:
+            d = _dt.datetime.combine(base, _dt.time())
+        if months:
+            y, mo = divmod(d.month - 1 + months, 12)
+            y += d.year
+            import calendar
+            last = calendar.monthrange(y, mo + 1)[1]
+            d = d.replace(year=y, month=mo + 1, day=min(d.day, last))
+        d = d + _dt.timedelta(days=days, microseconds=micros)
+        return d
+
+    def _interval_apply(self, v: T, iv: T, sign: int) -> T:
+        months, days, micros = (sign * x for x in iv.const)
+        if v.kind == "date":
+            if v.is_const:
+                return self._ts_const(self._add_interval_const(v.const, iv.const, sign))
+            base = f"toDateTime({v.sql}, 'UTC')"
+            kind = "timestamp"
+        elif v.kind == "timestamp":
+            if v.is_const:
+                return self._ts_const(self._add_interval_const(v.const, iv.const, sign))
+            base, kind = v.sql, "timestamp"
+        elif v.kind == "timestamptz":
+            if months or days:
+                tz = self.need_tz("timestamptz +/- interval with days or months")
+                base = f"toTimeZone({v.sql}, {qs(tz)})"
+            else:
+                base = v.sql
+            kind = "timestamptz"
+        else:
+            raise Unsupported(f"{v.kind} +/- interval")
+        s = base
+        if months:
+            s = f"addMonths({s}, {months})"
+        if days:
+            s = f"addDays({s}, {days})"
+        if micros:
+            if micros % 1_000000 == 0:
+                s = f"addSeconds({s}, {micros // 1_000000})"
+            else:
+                self.need((20, 1), "sub-second intervals")
+                s = f"addMicroseconds(toDateTime64({s}, 6), {micros})"
+        return T(s, kind, nullable=v.nullable, agg=v.agg)
+
+    _EXTRACT_DATE = {"year": "toYear", "month": "toMonth", "day": "toDayOfMonth",
+                     "quarter": "toQuarter", "doy": "toDayOfYear", "isoyear": "toISOYear",
+                     "week": "toISOWeek", "dow": None, "isodow": "toDayOfWeek"}
+
+    def extract(self, node, scope) -> T:
+        unit = node.this.name.lower() if isinstance(node.this, (exp.Var, exp.Identifier)) else str(node.this).lower()
+        v = self.value(node.expression, scope)
+        if v.kind not in ("date", "timestamp", "timestamptz"):
+            raise Unsupported(f"EXTRACT from {v.kind}")
+        tzarg = ""
+        if v.kind == "timestamptz":
+            tzarg = f", {qs(self.need_tz('EXTRACT from timestamptz'))}"
+        if v.kind == "date" and unit in ("hour", "minute", "second", "epoch"):
+            if unit == "epoch":
+                return T(f"toDecimal128(toInt64(toDateTime({v.sql}, 'UTC')), 0)", "numeric",
+                         scale=0, nullable=v.nullable, agg=v.agg)
+            raise Unsupported(f"EXTRACT({unit} FROM date) is an error in PostgreSQL")
+        fmap = dict(self._EXTRACT_DATE)
+        fmap.update({"hour": "toHour", "minute": "toMinute"})
+        if unit == "dow":
+            sql = f"(toDayOfWeek({v.sql}, 0{tzarg}) % 7)"
+        elif unit == "isodow":
+            sql = f"toDayOfWeek({v.sql}, 0{tzarg})"
+        elif unit == "second":
+            if v.kind == "date":
+                raise Unsupported("EXTRACT(second FROM date)")
+            # numeric(…,6): seconds with microseconds
+            frac = (f"toDecimal128(toSecond({v.sql}{tzarg}), 6) + toDecimal128(toUnixTimestamp64Micro(toDateTime64({v.sql}, 6)) % 1000000, 0) / 1000000"
+                    if self.version >= (20, 5) else None)
+            if frac is None:
+                raise Unsupported("EXTRACT(second) on old ClickHouse")
+            return T(f"toDecimal128({frac}, 6)", "numeric", scale=6, nullable=v.nullable, agg=v.agg)
+        elif unit == "epoch":
+            if v.kind == "date":
+                raise Unsupported("epoch")
+            return self._epoch(v)
+        elif unit in fmap and fmap[unit]:
+            sql = f"{fmap[unit]}({v.sql}{tzarg})"
+        else:
+            raise Unsupported(f"EXTRACT({unit})")
+        return T(f"toDecimal128({sql}, 0)", "numeric", scale=0, nullable=v.nullable, agg=v.agg)
+
+    def _epoch(self, v: T) -> T:
+        self.need((20, 5), "EXTRACT(epoch)")
+        # timestamptz: the instant; timestamp: held as its UTC wall clock
+        us = f"toUnixTimestamp64Micro(toDateTime64({v.sql}, 6))"
+        return T(f"divideDecimal(toDecimal128({us}, 6), toDecimal128(1000000, 0), 6)",
+                 "numeric", scale=6, nullable=v.nullable, agg=v.agg)
+
+    _TRUNC = {"year": "toStartOfYear", "quarter": "toStartOfQuarter", "month": "toStartOfMonth",
+              "week": "toMonday", "day": "toStartOfDay", "hour": "toStartOfHour",
+              "minute": "toStartOfMinute", "second": "toStartOfSecond"}
+
+    def date_trunc(self, node, scope) -> T:
+        unit_node = node.args.get("unit")
+        u = self.value(unit_node, scope) if isinstance(unit_node, exp.Expression) and not isinstance(unit_node, exp.Var) else None
+        if u is not None:
+            if not u.is_const or not isinstance(u.const, str):
+                raise Unsupported("date_trunc with a non-constant unit")
+            unit = u.const.lower()
+        else:
+            unit = str(unit_node.name if hasattr(unit_node, "name") else unit_node).lower()
+        v = self.value(node.this, scope)
+        if node.args.get("zone") is not None:
+            raise Unsupported("date_trunc with a time zone argument")
+        if unit not in self._TRUNC:
+            raise Unsupported(f"date_trunc('{unit}')")
+        f = self._TRUNC[unit]
+        if v.kind == "date":
+            raise Unsupported("date_trunc on date (implicit timestamptz cast)")
+        if v.kind == "timestamp":
+            tz = "'UTC'"
+            kind = "timestamp"
+        elif v.kind == "timestamptz":
+            tz = qs(self.need_tz("date_trunc on timestamptz"))
+            kind = "timestamptz"
+        else:
+            raise Unsupported(f"date_trunc on {v.kind}")
+        if unit == "second":
+            sql = f"toDateTime(toStartOfSecond(toDateTime64({v.sql}, 6)), {tz})"
+        elif unit in ("year", "quarter", "month", "week"):
+            sql = f"toDateTime({f}({v.sql}, {tz}), {tz})"
+        else:
+            sql = f"toDateTime({f}({v.sql}, {tz}), {tz})"
+        return T(sql, kind, nullable=v.nullable, agg=v.agg)

@@ -1,0 +1,429 @@
+"""Values: the expression dispatcher (value), literals, query parameters
+($n slots bound at execution), CASE/COALESCE/NULLIF, scalar subqueries and
+casts between kinds.
+
+Rules owned here:
+  [literals]     untyped string literals stay "unknown" until the context
+                 gives them a type (const_of parses them as PG would);
+                 numeric constants are Decimals at the literal's scale;
+                 timestamps are DateTime64(6) constants.  Parameters ($n) are
+                 rendered per type at execution (literals.py) and refused if
+                 not representable.
+  [unify]        CASE/COALESCE branches and set-op columns are brought to one
+                 kind and one numeric scale, as PG's type resolution does.
+  [bpchar]       casts to/from character(n) strip/keep trailing spaces like
+                 PG.
+  [bool]         booleans are UInt8 inside expressions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from decimal import Decimal
+
+from sqlglot import exp
+
+from .. import literals as L
+from ..literals import Unsupported
+from ..pgparse import pg_type_name
+from ..quoting import quote_string as qs
+from ..remote import SLOT_MARK
+from ..shared import CMP_OPS, param_id, strip_parens
+from .context import T, _FLOATS, _TEXTS, _quantifier, _classify, _numeric_typmod
+
+
+_AGG_NAMES = {"string_agg", "bool_and", "bool_or", "every", "stddev_samp", "stddev_pop",
+              "var_samp", "var_pop", "array_agg", "percentile_cont", "percentile_disc"}
+
+
+class Values:
+    def value(self, node, scope) -> T:
+        node = strip_parens(node)
+        if isinstance(node, exp.Column):
+            if isinstance(node.this, exp.Star):
+                raise Unsupported("* reference")
+            return self.resolve(node, scope)
+        if isinstance(node, exp.Literal):
+            return self.literal(node)
+        if isinstance(node, exp.Null):
+            return T("NULL", "null", const=None)
+        if isinstance(node, exp.Boolean):
+            return T("1" if node.this else "0", "bool", const=bool(node.this), nullable=False)
+        if isinstance(node, exp.Parameter):
+            return self.parameter(node)
+        if isinstance(node, exp.Cast):
+            return self.cast(node, scope)
+        if isinstance(node, exp.Neg):
+            return self.negate(self.value(node.this, scope))
+        if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
+            return self.arith(node, scope)
+        if isinstance(node, exp.DPipe):
+            a, b = self.value(node.this, scope), self.value(node.expression, scope)
+            for v in (a, b):
+                if v.kind not in _TEXTS and v.kind != "null":
+                    raise Unsupported("|| on non-text")
+            if a.is_null or b.is_null:
+                return T("NULL", "text", const=None)
+            return T(f"concat({a.sql}, {b.sql})", "text", nullable=a.nullable or b.nullable,
+                     agg=a.agg or b.agg)
+        if type(node) in CMP_OPS and not _quantifier(node.expression):
+            a, b = self.value(node.this, scope), self.value(node.expression, scope)
+            return T(self.compare(CMP_OPS[type(node)], a, b), "bool",
+                     nullable=a.nullable or b.nullable, agg=a.agg or b.agg)
+        if isinstance(node, (exp.And, exp.Or, exp.Not)):
+            return self.bool_value(node, scope)
+        if isinstance(node, (exp.Is, exp.In, exp.Exists, exp.Like, exp.ILike,
+                             exp.RegexpLike, exp.RegexpILike, exp.NullSafeEQ, exp.NullSafeNEQ)) \
+                or (type(node) in CMP_OPS):
+            return self.bool_atom(node, scope)
+        if isinstance(node, exp.Case):
+            return self.case(node, scope)
+        if isinstance(node, exp.Coalesce):
+            return self.coalesce([node.this] + list(node.expressions), scope)
+        if isinstance(node, exp.Nullif):
+            a, b = self.value(node.this, scope), self.value(node.expression, scope)
+            cond = self.compare("=", a, b)
+            return self._if(cond, T("NULL", a.kind, const=None), a)
+        if isinstance(node, (exp.Subquery, exp.Select)):
+            return self.scalar_subquery(node, scope)
+        if isinstance(node, exp.Window):
+            return self.window(node, scope)
+        if isinstance(node, exp.Filter):
+            return self.aggregate(node.this, scope, filt=node.expression.this)
+        if isinstance(node, exp.AggFunc) or (isinstance(node, exp.Anonymous) and
+                                             str(node.this).lower() in _AGG_NAMES):
+            return self.aggregate(node, scope)
+        if isinstance(node, exp.WithinGroup):
+            return self.aggregate(node, scope)
+        if isinstance(node, exp.Func):
+            return self.function(node, scope)
+        if isinstance(node, exp.Interval):
+            raise Unsupported("interval literal form")
+        raise Unsupported(f"expression {type(node).__name__}")
+
+    def _unify_values(self, vals: list, what: str) -> tuple[str, list]:
+        kinds = {v.kind for v in vals if v.kind != "null"}
+        if not kinds:
+            return "text", vals
+        if kinds <= {"int", "numeric"} and "numeric" in kinds:
+            scales = {v.scale for v in vals if v.kind == "numeric" and not v.is_null}
+            smax = max([s or 0 for s in scales] or [0])
+            out = []
+            for v in vals:
+                if v.kind == "int" and not v.is_null:
+                    if v.is_const:
+                        v = T(L.numeric_sql(Decimal(v.const)), "numeric", const=Decimal(v.const),
+                              scale=0, nullable=False)
+                    else:
+                        v = T(f"toDecimal128({v.sql}, 0)", "numeric", nullable=v.nullable, scale=0,
+                              agg=v.agg)
+                out.append(v)
+            return "numeric", self._unify_scales(out, what)
+        if kinds == {"int"}:
+            bits = max(v.bits for v in vals if v.kind == "int")
+            return "int", [T(f"toInt64({v.sql})", "int", nullable=v.nullable, bits=bits,
+                             const=v.const, agg=v.agg) if not v.is_null else v for v in vals]
+        if kinds <= {"text", "bpchar"}:
+            if kinds == {"bpchar"}:
+                return "bpchar", vals
+            return "text", vals
+        if kinds <= set(_FLOATS):
+            return ("float8" if "float8" in kinds else "float4"), vals
+        if len(kinds) == 1:
+            k = kinds.pop()
+            if k == "numeric":
+                vals = self._unify_scales(vals, what)
+            return k, vals
+        raise Unsupported(f"{what} mixes {sorted(kinds)}")
+
+    def _unify_scales(self, vals: list, what: str) -> list:
+        """[numeric] ClickHouse needs one Decimal scale per column.  A PG
+        numeric keeps each value's own dscale, so mixing scales is only
+        value-exact: the lower-scale branches must be constants (the usual
+        CASE ... ELSE 0 END), which then print with the higher scale
+        (0.0000 for 0) -- sums and comparisons are unaffected."""
+        scales = {v.scale for v in vals if v.kind == "numeric" and not v.is_null}
+        if len(scales) <= 1:
+            return vals
+        top = max(scales)
+        out = []
+        for v in vals:
+            if v.kind == "numeric" and not v.is_null and v.scale != top:
+                if not v.is_const:
+                    raise Unsupported(f"{what} over numerics of different scales")
+                v = T(f"toDecimal128({v.sql}, {top})", "numeric", const=v.const, scale=top,
+                      nullable=False)
+            out.append(v)
+        return out
+
+    def case(self, node: exp.Case, scope) -> T:
+        if node.this is not None:
+            subj = self.value(node.this, scope)
+            conds = [self.compare("=", subj, self.value(i.this, scope)) for i in node.args["ifs"]]
+        else:
+            conds = [self.pred(i.this, scope, False) for i in node.args["ifs"]]
+        vals = [self.value(i.args["true"], scope) for i in node.args["ifs"]]
+        default = node.args.get("default")
+        dv = self.value(default, scope) if default is not None else T("NULL", "null", const=None)
+        kind, allv = self._unify_values(vals + [dv], "CASE")
+        vals, dv = allv[:-1], allv[-1]
+        args = []
+        for c, v in zip(conds, vals):
+            args += [c if c != "NULL" else "0", self._typed_null(v, kind)]
+        args.append(self._typed_null(dv, kind))
+        ref = next((v for v in allv if not v.is_null), T("NULL", kind, const=None))
+        nullable = any(v.nullable for v in allv)
+        agg = any(v.agg for v in allv) or any("(" in c for c in conds) and False
+        sql = f"multiIf({', '.join(args)})" if len(args) > 1 else args[0]
+        if kind == "null" or ref.kind == "null":
+            kind = "text"
+        return T(sql, kind, nullable=nullable, scale=ref.scale, bits=ref.bits, n=ref.n,
+                 maybe_nan=any(v.maybe_nan for v in allv), agg=agg or any(v.agg for v in allv))
+
+    def _typed_null(self, v: T, kind) -> str:
+        if v.is_null:
+            return "NULL"
+        return self.materialize(v).sql
+
+    def _if(self, cond: str, a: T, b: T) -> T:
+        kind, (a, b) = self._unify_values([a, b], "NULLIF")
+        ref = b if not b.is_null else a
+        return T(f"if(coalesce({cond}, 0), {self._typed_null(a, kind)}, {self._typed_null(b, kind)})",
+                 kind, nullable=True, scale=ref.scale, bits=ref.bits, n=ref.n,
+                 maybe_nan=ref.maybe_nan, agg=a.agg or b.agg)
+
+    def coalesce(self, nodes, scope) -> T:
+        vals = [self.value(n, scope) for n in nodes]
+        kind, vals = self._unify_values(vals, "COALESCE")
+        live = [v for v in vals if not v.is_null]
+        if not live:
+            return T("NULL", "text", const=None)
+        ref = live[0]
+        return T(f"coalesce({', '.join(self.materialize(v).sql for v in live)})", kind,
+                 nullable=all(v.nullable for v in live), scale=ref.scale, bits=ref.bits, n=ref.n,
+                 maybe_nan=any(v.maybe_nan for v in live), agg=any(v.agg for v in live))
+
+    def scalar_subquery(self, node, scope) -> T:
+        sql, outs = self.subquery(node, scope)
+        if len(outs) != 1:
+            raise Unsupported("scalar subquery with several columns")
+        t = outs[0][1]
+        # an empty scalar subquery is NULL in both engines
+        return T(f"({sql})", t.kind, nullable=True, scale=t.scale, bits=t.bits, n=t.n,
+                 maybe_nan=t.maybe_nan)
+
+    def literal(self, node: exp.Literal) -> T:
+        if node.is_string:
+            return T(qs(node.this), "unknown", const=node.this, nullable=False)
+        t = str(node.this)
+        if re.fullmatch(r"[0-9]+", t):
+            v = int(t)
+            if v < (1 << 31):
+                return T(str(v), "int", const=v, nullable=False, bits=32)
+            if v < (1 << 63):
+                return T(str(v), "int", const=v, nullable=False, bits=64)
+        d = L.numeric_value(t)
+        return self._numeric_const(d)
+
+    def _numeric_const(self, d: Decimal) -> T:
+        scale = max(0, -d.as_tuple().exponent)
+        return T(L.numeric_sql(d), "numeric", const=d, nullable=False, scale=scale)
+
+    def _slot(self, pid, render) -> str:
+        self.slots.append((pid, render))
+        return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
+
+    def parameter(self, node) -> T:
+        pid = param_id(node)
+        tname = self.param_types.get(pid)
+        if tname is None:
+            raise Unsupported(f"parameter ${pid} of unknown type")
+        kind, pg, n = _classify(tname)
+        version = self.version
+
+        if kind == "int":
+            def r(v):
+                return "NULL" if v is None else f"toInt64({L.int_value(v)})"
+        elif kind == "float8":
+            def r(v):
+                return "NULL" if v is None else f"toFloat64({L.float_sql(L.float8_value(v))})"
+        elif kind == "float4":
+            def r(v):
+                return "NULL" if v is None else L.float4_sql(L.float4_value(v))
+        elif kind in ("text", "bpchar"):
+            def r(v):
+                if v is None:
+                    return "NULL"
+                return qs(v.rstrip(" ") if kind == "bpchar" else v)
+        elif kind == "bool":
+            def r(v):
+                return "NULL" if v is None else L.bool_sql(L.bool_value(v))
+        elif kind == "date":
+            def r(v):
+                return "CAST(NULL AS Nullable(Date))" if v is None else L.date_sql(L.date_value(v))
+        elif kind == "timestamptz":
+            def r(v):
+                if v is None:
+                    return "CAST(NULL AS Nullable(DateTime64(6, 'UTC')))" if version >= (20, 1) else "NULL"
+                ts = L.timestamptz_value(v)
+                return self._dt64(ts, "UTC")
+        elif kind == "timestamp":
+            def r(v):
+                if v is None:
+                    return "NULL"
+                return self._dt64(L.timestamp_value(v), "UTC")
+        elif kind == "numeric":
+            raise Unsupported(f"numeric parameter ${pid} (scale known only at execution)")
+        else:
+            raise Unsupported(f"parameter ${pid} of type {tname}")
+        return T(self._slot(pid, r), kind, nullable=True, bits=64, n=n,
+                 maybe_nan=kind in _FLOATS)
+
+    def _dt64(self, ts: _dt.datetime, tz: str) -> str:
+        base = ts.strftime("%Y-%m-%d %H:%M:%S")
+        if self.version < (20, 1):
+            if ts.microsecond:
+                raise Unsupported("fractional seconds on old ClickHouse")
+            return f"toDateTime({qs(base)}, {qs(tz)})"
+        return f"toDateTime64({qs(base + '.%06d' % ts.microsecond)}, 6, {qs(tz)})"
+
+    def const_of(self, text: str, tname: str) -> T:
+        kind, pg, n = _classify(tname)
+        if kind == "bpchar":
+            s = text.rstrip(" ")
+            return T(qs(s), "bpchar", const=s, nullable=False, n=n)
+        if kind == "int":
+            v = L.int_value(text)
+            return T(L.int_sql(v), "int", const=v, nullable=False, bits=pg.bits)
+        if kind == "float8":
+            v = L.float8_value(text)
+            return T(f"toFloat64({L.float_sql(v)})", "float8", const=v, nullable=False,
+                     maybe_nan=math.isnan(v))
+        if kind == "float4":
+            v = L.float4_value(text)
+            return T(L.float4_sql(v), "float4", const=v, nullable=False, maybe_nan=math.isnan(v))
+        if kind == "numeric":
+            v = L.numeric_value(text)
+            tm = _numeric_typmod(tname)
+            if tm is not None:
+                v = v.quantize(Decimal(1).scaleb(-tm[1]), rounding="ROUND_HALF_UP")
+            return self._numeric_const(v)
+        if kind == "text":
+            return T(qs(text), "text", const=text, nullable=False)
+        if kind == "bool":
+            v = L.bool_value(text)
+            return T(L.bool_sql(v), "bool", const=v, nullable=False)
+        if kind == "date":
+            v = L.date_value(text)
+            return T(L.date_sql(v), "date", const=v, nullable=False)
+        if kind == "timestamptz":
+            v = L.timestamptz_value(text)
+            return T(self._dt64(v, "UTC"), "timestamptz", const=v, nullable=False)
+        if kind == "timestamp":
+            v = L.timestamp_value(text)
+            return T(self._dt64(v, "UTC"), "timestamp", const=v, nullable=False)
+        raise Unsupported(f"constant of type {tname}")
+
+    def cast(self, node: exp.Cast, scope) -> T:
+        to = node.to
+        inner = strip_parens(node.this)
+        if to.this == exp.DataType.Type.INTERVAL or isinstance(to.this, exp.Interval):
+            if isinstance(inner, exp.Literal) and inner.is_string:
+                return self.interval_const(inner.this)
+            raise Unsupported("non-constant interval")
+        tname = pg_type_name(to)
+        if tname is None:
+            if to.this in (exp.DataType.Type.CHAR, exp.DataType.Type.NCHAR) or \
+                    str(to.this).upper().endswith("BPCHAR"):
+                tname = "bpchar" if not to.expressions else f"character({to.expressions[0].this.this if isinstance(to.expressions[0], exp.DataTypeParam) else to.expressions[0]})"
+            elif to.this == exp.DataType.Type.ARRAY:
+                raise Unsupported("array cast")
+            else:
+                raise Unsupported(f"cast to {to.sql(dialect='postgres')}")
+        if isinstance(inner, exp.Literal) and inner.is_string:
+            return self.const_of(inner.this, tname)
+        if isinstance(inner, exp.Null):
+            kind, _, n = _classify(tname)
+            return T("NULL", kind, const=None, n=n)
+        v = self.value(inner, scope)
+        if v.kind == "unknown":
+            return self.const_of(v.const, tname)
+        return self.convert(v, tname)
+
+    def convert(self, v: T, tname: str) -> T:
+        dst, pg, n = _classify(tname)
+        src = v.kind
+        if v.is_null:
+            return T("NULL", dst, const=None, n=n)
+        keep = dict(nullable=v.nullable, agg=v.agg)
+        if src == "int" and dst == "int":
+            if v.is_const:
+                return T(v.sql, "int", const=v.const, nullable=False, bits=pg.bits)
+            return T(v.sql, "int", bits=pg.bits, **keep)       # PG errors on overflow
+        if src in ("int", "numeric") and dst == "numeric":
+            tm = _numeric_typmod(tname)
+            if src == "int":
+                if v.is_const:
+                    return self._numeric_const(Decimal(v.const)) if tm is None else \
+                        self.const_of(str(v.const), tname)
+                base = T(f"toDecimal128({v.sql}, 0)", "numeric", scale=0, **keep)
+                if tm is None:
+                    return base
+                v = base
+            if tm is None:
+                return v
+            p, s = tm
+            if v.is_const:
+                return self.const_of(str(v.const), tname)
+            # round half away from zero like PostgreSQL, then fix the scale
+            return T(f"toDecimal128(round({v.sql}, {s}), {s})", "numeric", scale=s, **keep)
+        if src == "numeric" and dst == "int":
+            # PG rounds half away from zero; ClickHouse round() on Decimal does too
+            f = {16: "toInt16", 32: "toInt32", 64: "toInt64"}[pg.bits]
+            return T(f"{f}(round({v.sql}, 0))", "int", bits=pg.bits, **keep)
+        if src == "int" and dst == "float8":
+            return T(f"toFloat64({v.sql})", "float8", **keep)
+        if src == "float4" and dst == "float8":
+            return T(f"toFloat64({v.sql})", "float8", maybe_nan=v.maybe_nan, **keep)
+        if src in ("numeric", "int") and dst == "float8" and v.is_const:
+            return self.const_of(str(v.const), "double precision")
+        if src == "numeric" and dst == "float8":
+            # Decimal -> Float64 is correctly rounded in ClickHouse (via text in PG)
+            return T(f"toFloat64({v.sql})", "float8", **keep)
+        if src in _TEXTS and dst == "text":
+            return T(v.sql, "text", **keep)
+        if src == "text" and dst == "bpchar":
+            if n is not None:
+                raise Unsupported("cast to character(n) (truncation/padding)")
+            return T(f"trimRight({v.sql})", "bpchar", **keep)
+        if src == "bpchar" and dst == "bpchar":
+            if n is not None and n != v.n:
+                raise Unsupported("cast between character lengths")
+            return T(v.sql, "bpchar", n=v.n if n is None else n, **keep)
+        if src == "text" and dst == "text" and pg.has_typmod:
+            raise Unsupported("cast to varchar(n) (truncation)")
+        if src == "int" and dst == "text":
+            return T(f"toString({v.sql})", "text", **keep)
+        if src == "date" and dst == "timestamp":
+            if v.is_const:
+                return self._ts_const(_dt.datetime.combine(v.const, _dt.time()))
+            return T(f"toDateTime({v.sql}, 'UTC')", "timestamp", **keep)
+        if src == "timestamp" and dst == "date":
+            return T(f"toDate({v.sql})", "date", **keep)
+        if src == "date" and dst == "timestamptz":
+            return self.date_to_tstz(v)
+        if src == "timestamptz" and dst == "date":
+            tz = self.need_tz("timestamptz to date")
+            return T(f"toDate({v.sql}, {qs(tz)})", "date", **keep)
+        if src == "timestamp" and dst == "timestamptz":
+            return self.ts_to_tstz(v)
+        if src == "timestamptz" and dst == "timestamp":
+            tz = self.need_tz("timestamptz to timestamp")
+            return self._tstz_to_ts(v, tz)
+        if src == dst and src not in ("numeric", "int") and not (pg is not None and pg.has_typmod):
+            return v
+        if src == "bool" and dst == "int" and pg.bits == 32:
+            return T(f"toInt32({v.sql})", "int", bits=32, **keep)
+        raise Unsupported(f"cast {src} -> {tname}")

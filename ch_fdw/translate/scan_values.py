@@ -1,0 +1,304 @@
+"""Values of the per-table scan translator (scan.py): column references,
+parameters, constants, casts and arithmetic, each translated value-exactly
+(the same value PostgreSQL computes) or refused.  A value knows its kind,
+whether it may be NULL or NaN, and for timestamp columns their fixed zone;
+a timestamp constant stays zone-less until compared with a column, whose
+zone renders it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from . import literals as L
+from .kinds import ch_type, compatible, pg_type
+from .literals import Unsupported
+from .pgparse import pg_type_name
+from .quoting import quote_identifier
+from .remote import SLOT_MARK, Slot
+from .shared import param_id, strip_parens
+
+_NOCONST = object()
+
+
+@dataclass
+class _Val:
+    sql: str | None          # None only for timestamp constants (zone-dependent)
+    kind: str                # int float4 float8 numeric text bool date timestamp timestamptz
+    const: object = _NOCONST  # Python value for constants (None = SQL NULL)
+    nullable: bool = True
+    maybe_nan: bool = False
+    column: bool = False     # a bare column reference
+    tz: str | None = None    # timestamp columns: their (fixed) zone
+    param: bool = False
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not _NOCONST
+
+    @property
+    def is_null(self) -> bool:
+        return self.const is None
+
+
+_NUMERIC_KINDS = ("int", "numeric")
+_FLOAT_KINDS = ("float4", "float8")
+_PARAM_KINDS = ("int", "float4", "float8", "text", "bool")
+
+
+def _is_float(v: _Val) -> bool:
+    return v.kind in _FLOAT_KINDS
+
+
+class ScanValues:
+    """value() and its helpers, mixed into scan._Translator."""
+
+    def value(self, node) -> _Val:
+        node = strip_parens(node)
+        if isinstance(node, exp.Column):
+            return self.column(node)
+        if isinstance(node, exp.Parameter):
+            return self.parameter(node)
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                raise Unsupported("untyped string literal")
+            t = str(node.this)
+            if t.isdigit():
+                v = int(t)
+                kind = "int"
+                if v >= (1 << 63):
+                    raise Unsupported("integer literal too large")
+                return _Val(L.int_sql(v), kind, const=v, nullable=False)
+            d = L.numeric_value(t)
+            return _Val(L.numeric_sql(d), "numeric", const=d, nullable=False)
+        if isinstance(node, exp.Null):
+            raise Unsupported("untyped NULL")
+        if isinstance(node, exp.Boolean):
+            return _Val(L.bool_sql(bool(node.this)), "bool", const=bool(node.this), nullable=False)
+        if isinstance(node, exp.Cast):
+            return self.cast(node)
+        if isinstance(node, exp.Neg):
+            return self.negate(self.value(node.this))
+        if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
+            return self.arith(node)
+        if isinstance(node, exp.DPipe):
+            a, b = self.value(node.this), self.value(node.expression)
+            if a.kind != "text" or b.kind != "text" or a.is_const and a.param is False and False:
+                raise Unsupported("|| on non-text")
+            if a.is_null or b.is_null:
+                return _Val("NULL", "text", const=None)
+            return _Val(f"concat({a.sql}, {b.sql})", "text",
+                        nullable=a.nullable or b.nullable)
+        if isinstance(node, exp.Coalesce):
+            args = [self.value(node.this)] + [self.value(e) for e in node.expressions]
+            k = args[0].kind
+            if any(x.kind != k for x in args) or k in ("timestamp",) or _is_float(args[0]):
+                raise Unsupported("COALESCE over mixed or unsupported types")
+            if any(x.kind == "int" for x in args) and any(
+                    x.kind != "int" for x in args):
+                raise Unsupported("COALESCE mixed")
+            live = [x for x in args if not x.is_null]
+            if not live:
+                return _Val("NULL", k, const=None)
+            return _Val(f"coalesce({', '.join(x.sql for x in live)})", k,
+                        nullable=all(x.nullable for x in live))
+        raise Unsupported(f"unsupported expression {type(node).__name__}")
+
+    def column(self, node: exp.Column) -> _Val:
+        if node.table or node.args.get("db"):
+            raise Unsupported("qualified column")
+        name = node.name
+        info = self.columns.get(name)
+        if info is None:
+            raise Unsupported(f"unknown column {name!r}")
+        pg = pg_type(info.pg_type)
+        ch = ch_type(info.ch_type)
+        if pg is None or not compatible(pg, ch):
+            raise Unsupported(f"column {name!r}: types {info.pg_type}/{info.ch_type} not pushable")
+        if ch is not None and ch.low_cardinality and pg.kind != "text":
+            raise Unsupported("LowCardinality non-string")
+        tz = ch.timezone if ch is not None else None
+        return _Val(quote_identifier(info.remote_name), pg.kind,
+                    nullable=(ch is None or ch.nullable),
+                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz)
+
+    def parameter(self, node: exp.Parameter) -> _Val:
+        pid = param_id(node)
+        tname = self.param_types.get(pid)
+        pg = pg_type(tname) if tname else None
+        if pg is None or pg.kind not in _PARAM_KINDS:
+            # date/time/numeric values may be outside ClickHouse's range,
+            # which is only known at execution: do not push those.
+            raise Unsupported(f"parameter ${pid} of type {tname!r} not pushable")
+        kind = pg.kind
+
+        def render(text: str | None, kind=kind) -> str:
+            if text is None:
+                return "NULL"
+            if kind == "int":
+                return L.int_sql(L.int_value(text))
+            if kind == "float8":
+                return L.float_sql(L.float8_value(text))
+            if kind == "float4":
+                return L.float4_sql(L.float4_value(text))
+            if kind == "bool":
+                return L.bool_sql(L.bool_value(text))
+            return L.text_sql(text)
+
+        if kind in _FLOAT_KINDS:
+            def render(text, _inner=render):   # noqa: F811  (subnormals etc.)
+                try:
+                    return _inner(text)
+                except Unsupported:
+                    if text is not None and kind == "float8":
+                        return f"toFloat64({L.text_sql(repr(L.float8_value(text)))})"
+                    raise
+        self.slots.append(Slot(pid, render))
+        marker = f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
+        return _Val(marker, kind, nullable=True, maybe_nan=kind in _FLOAT_KINDS, param=True)
+
+    def const_of(self, text: str, type_name: str) -> _Val:
+        pg = pg_type(type_name)
+        if pg is None:
+            raise Unsupported(f"constant of type {type_name}")
+        k = pg.kind
+        if k == "int":
+            v = L.int_value(text)
+            return _Val(L.int_sql(v), k, const=v, nullable=False)
+        if k == "float8":
+            v = L.float8_value(text)
+            return _Val(L.float_sql(v), k, const=v, nullable=False, maybe_nan=math.isnan(v))
+        if k == "float4":
+            v = L.float4_value(text)
+            return _Val(L.float4_sql(v), k, const=v, nullable=False, maybe_nan=math.isnan(v))
+        if k == "numeric":
+            if pg.has_typmod:
+                raise Unsupported("numeric constant with typmod")
+            v = L.numeric_value(text)
+            return _Val(L.numeric_sql(v), k, const=v, nullable=False)
+        if k == "text":
+            if pg.has_typmod:
+                raise Unsupported("varchar(n) constant")
+            return _Val(L.text_sql(text), k, const=text, nullable=False)
+        if k == "bool":
+            v = L.bool_value(text)
+            return _Val(L.bool_sql(v), k, const=v, nullable=False)
+        if k == "date":
+            v = L.date_value(text)
+            return _Val(L.date_sql(v), k, const=v, nullable=False)
+        if k == "timestamptz":
+            v = L.timestamptz_value(text)
+            return _Val(L.datetime_sql(v, "UTC", self.dialect.version), k, const=v, nullable=False)
+        if k == "timestamp":
+            v = L.timestamp_value(text)
+            return _Val(None, k, const=v, nullable=False)
+        raise Unsupported(f"constant of kind {k}")
+
+    def cast(self, node: exp.Cast) -> _Val:
+        tname = pg_type_name(node.to)
+        if tname is None:
+            raise Unsupported("cast to unsupported type")
+        inner = strip_parens(node.this)
+        if isinstance(inner, exp.Literal) and inner.is_string:
+            return self.const_of(inner.this, tname)
+        if isinstance(inner, exp.Null):
+            pg = pg_type(tname)
+            if pg is None:
+                raise Unsupported("NULL of unsupported type")
+            return _Val("NULL", pg.kind, const=None)
+        if isinstance(inner, exp.Literal) or (isinstance(inner, exp.Neg)
+                                              and isinstance(strip_parens(inner.this), exp.Literal)
+                                              and not strip_parens(inner.this).is_string):
+            # (1.5)::double precision, (1)::bigint: convert the constant's text
+            if isinstance(inner, exp.Neg):
+                text = "-" + str(strip_parens(inner.this).this)
+            else:
+                text = str(inner.this)
+            pg = pg_type(tname)
+            if pg is not None and pg.kind == "int" and not text.lstrip("-").isdigit():
+                raise Unsupported("numeric to integer cast rounds")
+            return self.const_of(text, tname)
+        v = self.value(inner)
+        pg = pg_type(tname)
+        if pg is None:
+            raise Unsupported("cast to unsupported type")
+        src, dst = v.kind, pg.kind
+        if v.is_null:
+            return _Val("NULL", dst, const=None)
+        if dst == src and not pg.has_typmod:
+            return v
+        if src == "int" and dst == "int":
+            return v         # value-preserving, or PG raises an error
+        if src == "int" and dst == "numeric" and not pg.has_typmod:
+            return _Val(v.sql, "numeric", nullable=v.nullable, const=v.const)
+        if src == "int" and dst == "float8":
+            if v.is_const:
+                return self.const_of(str(v.const), "double precision")
+            return _Val(f"toFloat64({v.sql})", "float8", nullable=v.nullable)
+        if src == "float4" and dst == "float8":
+            return _Val(f"toFloat64({v.sql})", "float8", nullable=v.nullable,
+                        maybe_nan=v.maybe_nan)
+        if src == "text" and dst == "text" and not pg.has_typmod:
+            return v
+        if src == "int" and dst == "text" and not v.is_const:
+            return _Val(f"toString({v.sql})", "text", nullable=v.nullable)
+        raise Unsupported(f"cast {src} -> {tname}")
+
+    def negate(self, v: _Val) -> _Val:
+        if v.is_null:
+            return v
+        if v.kind == "int":
+            if v.is_const:
+                return self.const_of(str(-v.const), "bigint")
+            return _Val(f"(-{v.sql})", "int", nullable=v.nullable)
+        if v.kind == "numeric":
+            if v.is_const:
+                return _Val(L.numeric_sql(-v.const), "numeric", const=-v.const, nullable=False)
+            return _Val(f"(-{v.sql})", "numeric", nullable=v.nullable)
+        if v.kind == "float8":
+            if v.is_const:
+                c = -v.const
+                return _Val(L.float_sql(c), "float8", const=c, nullable=False,
+                            maybe_nan=math.isnan(c))
+            return _Val(f"(-{v.sql})", "float8", nullable=v.nullable, maybe_nan=v.maybe_nan)
+        raise Unsupported(f"unary minus on {v.kind}")
+
+    def arith(self, node) -> _Val:
+        a, b = self.value(node.this), self.value(node.expression)
+        op = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        nullable = a.nullable or b.nullable
+        if a.is_null or b.is_null:
+            kind = a.kind if a.kind == b.kind else None
+            if kind is None:
+                raise Unsupported("NULL arithmetic of mixed types")
+            return _Val("NULL", kind, const=None)
+        if a.kind == "int" and b.kind == "int":
+            # Compute in signed 64 bits: PostgreSQL's own types are at most
+            # int8, so ClickHouse can only overflow where PostgreSQL raises.
+            sa, sb = self._int64(a), self._int64(b)
+            if op == "/":
+                return _Val(f"intDiv({sa}, {sb})", "int", nullable=nullable)
+            return _Val(f"({sa} {op} {sb})", "int", nullable=nullable)
+        if a.kind in _NUMERIC_KINDS and b.kind in _NUMERIC_KINDS:
+            if op not in "+-":
+                # scale rules of * / % differ (18.16 even loses scale in *)
+                raise Unsupported(f"numeric {op}")
+            return _Val(f"({a.sql} {op} {b.sql})", "numeric", nullable=nullable)
+        if a.kind == "float8" and b.kind == "float8":
+            if op == "%":
+                raise Unsupported("float %")
+            if op == "/" and not (b.is_const and b.const != 0 and not math.isnan(b.const)
+                                  and not math.isinf(b.const)):
+                raise Unsupported("float division (PG errors on /0, ClickHouse gives inf)")
+            return _Val(f"({a.sql} {op} {b.sql})", "float8", nullable=nullable,
+                        maybe_nan=True)
+        raise Unsupported(f"arithmetic {a.kind} {op} {b.kind}")
+
+    @staticmethod
+    def _int64(v: _Val) -> str:
+        if v.is_const:
+            return v.sql
+        return f"toInt64({v.sql})"
