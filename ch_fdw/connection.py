@@ -222,7 +222,7 @@ class NativeConnection(Connection):
             return exc
         if isinstance(exc, cherr.ServerException):
             return errors.clickhouse_error(exc.code, exc.message, context=context).scrubbed(self.config.password)
-        if isinstance(exc, cherr.UnexpectedPacketFromServerError) and context == "could not connect to ClickHouse":
+        if isinstance(exc, cherr.UnexpectedPacketFromServerError) and "expected Hello" in str(exc):
             # An HTTP server answers the native Hello with "HTTP/1.x 400 ...".
             return ChFdwError(f"could not connect to ClickHouse server at {where} (native protocol): "
                               "the server does not speak the native protocol",
