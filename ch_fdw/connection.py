@@ -206,7 +206,7 @@ class NativeConnection(Connection):
         connecting = context == "could not connect to ClickHouse"
         if isinstance(exc, WaitTimeout) and not connecting:
             return _receive_timeout_error(where, exc)
-        if isinstance(exc, cherr.UnexpectedPacketFromServerError) and connecting:
+        if isinstance(exc, cherr.UnexpectedPacketFromServerError) and "expected Hello" in str(exc):
             # An HTTP server answers the native Hello with "HTTP/1.x 400 ...".
             return ChFdwError(f"could not connect to ClickHouse server at {where} (native protocol): "
                               "the server does not speak the native protocol",

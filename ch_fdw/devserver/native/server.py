@@ -252,7 +252,8 @@ class Handler(socketserver.BaseRequestHandler):
     def _wait_gate(self, run):
         while not self.server.engine.gate.acquire(timeout=0.2):
             if run.cancelled.is_set():
-                raise Cancelled()
+                raise ChError(394, "Query was cancelled while waiting for a free engine slot. "
+                                   "(QUERY_WAS_CANCELLED)")
 
     def _client_cancelled(self, wait=0.0):
         """Whether the client has sent Cancel (consumed here); EOFError if it is gone."""
@@ -299,8 +300,10 @@ class Handler(socketserver.BaseRequestHandler):
         done = False
         try:
             while True:
-                if run.cancelled.is_set() or self._client_cancelled():
+                if self._client_cancelled():
                     raise Cancelled()
+                if run.cancelled.is_set():   # KILLed (or Cancel seen by the monitor)
+                    raise ChError(394, "Query was cancelled. (QUERY_WAS_CANCELLED)")
                 try:
                     res = conn.streaming_fetch_result(stream)
                 except RuntimeError as e:
