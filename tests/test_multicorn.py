@@ -131,6 +131,8 @@ FILTERS = [
     "ts = '2024-01-01 02:00:02+00'::timestamptz", "flag", "NOT flag", "flag IS TRUE",
     "flag IS NOT FALSE", "flag = true", "id > 10 AND s = 'n2'", "id < 5 OR s = 'n3'",
     "id % 7 = 0", "upper(s) = 'N1'", "x + 1 > 2",
+    # values computed at execution (initplan parameters)
+    "ts < (SELECT now())", "day <= (SELECT current_date)", "id < (SELECT 7)",
 ]
 
 
@@ -156,6 +158,16 @@ def test_filters_return_postgres_rows(mc, filtered):
         want = mc.execute(q.format(local)).fetchall()
         got = mc.execute(q.format(ft)).fetchall()
         assert got == want, cond
+
+
+@pytest.mark.xfail(reason="multicorn2 3.2 bug: for `column op stable-function()` it reads the value's "
+                          "type from a node that is not a Param and fails with 'lookup failed for type'; "
+                          "workaround: (SELECT now()); whether it fails depends on memory contents", strict=False)
+def test_stable_function_constant_multicorn_bug(mc, filtered):
+    ft, local = filtered
+    for cond in ("ts < now()", "ts < localtimestamp", "day <= current_date"):
+        q = "SELECT id FROM {} WHERE " + cond + " ORDER BY id"
+        assert mc.execute(q.format(ft)).fetchall() == mc.execute(q.format(local)).fetchall(), cond
 
 
 def test_filters_are_pushed_when_exact(mc, filtered):
