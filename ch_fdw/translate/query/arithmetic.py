@@ -2,8 +2,9 @@
 
 Rules owned here:
   [int-div]      integer / -> intDiv (truncates toward zero, throws on 0 like
-                 PG); % keeps the sign of the dividend; 64-bit arithmetic
-                 where PG would raise rather than wrap.
+                 PG); % keeps the sign of the dividend.
+  [int-overflow] + - * / and unary minus range-checked at PG's result type
+                 (shared.checked_int): PG's "out of range", never a wrap.
   [numeric]      numeric values are ClickHouse Decimals with PostgreSQL's
                  dscale (+,-: max scale, *: sum of scales); division rounds
                  like PG's select_div_scale to at least 16 significant digits
@@ -21,6 +22,7 @@ from sqlglot import exp
 
 from .. import literals as L
 from ..literals import Unsupported
+from ..shared import checked_int
 from .context import T, _FLOATS
 
 
@@ -31,7 +33,8 @@ class Arithmetic:
         if v.kind == "int":
             if v.is_const:
                 return T(L.int_sql(-v.const), "int", const=-v.const, nullable=False, bits=v.bits)
-            return T(f"(-toInt64({v.sql}))", "int", nullable=v.nullable, bits=v.bits, agg=v.agg)
+            return T(checked_int("-", v.sql, None, v.bits, self.version), "int",
+                     nullable=v.nullable, bits=v.bits, agg=v.agg)
         if v.kind == "numeric":
             if v.is_const:
                 return self._numeric_const(-v.const)
@@ -66,14 +69,15 @@ class Arithmetic:
             return T(f"(toInt32({a.sql}) - toInt32({b.sql}))", "int", bits=32,
                      nullable=nullable, agg=agg)
         if a.kind == "int" and b.kind == "int":
-            # [int-div] 64-bit arithmetic; PG raises where this could wrap
+            # [int-div] [int-overflow] PG computes in the wider operand type
+            # and raises on overflow: checked_int gives its value or error
             bits = max(a.bits, b.bits)
-            sa, sb = self._i64(a), self._i64(b)
-            if op == "/":
-                return T(f"intDiv({sa}, {sb})", "int", bits=bits, nullable=nullable, agg=agg)
             if op == "%":
-                return T(f"({sa} % {sb})", "int", bits=bits, nullable=nullable, agg=agg)
-            return T(f"({sa} {op} {sb})", "int", bits=bits, nullable=nullable, agg=agg)
+                wide = "toInt128" if bits > 32 else "toInt64"
+                return T(f"toInt64({wide}({a.sql}) % {wide}({b.sql}))", "int", bits=bits,
+                         nullable=nullable, agg=agg)
+            return T(checked_int(op, a.sql, b.sql, bits, self.version), "int", bits=bits,
+                     nullable=nullable, agg=agg)
         if a.kind in ("int", "numeric") and b.kind in ("int", "numeric"):
             return self.numeric_arith(op, self._to_num(a), self._to_num(b))
         if a.kind in _FLOATS and b.kind in _FLOATS or (
