@@ -9,6 +9,8 @@ Rules owned here:
                  dscale (+,-: max scale, *: sum of scales); division rounds
                  like PG's select_div_scale to at least 16 significant digits
                  (_numeric_div).
+  [numeric-overflow] products are computed in Decimal256, which cannot wrap
+                 for Decimal128 operands.
   [div-zero]     float and numeric division by zero raise an error like PG
                  (ClickHouse would return inf/nan or 0).
 """
@@ -116,6 +118,8 @@ class Arithmetic:
 
     def numeric_arith(self, op, a: T, b: T) -> T:
         # [numeric] scale rules equal PostgreSQL's dscale rules for + - *
+        if a.scale is None or b.scale is None:
+            raise Unsupported("arithmetic on a numeric with a per-row scale (avg)")
         nullable, agg = a.nullable or b.nullable, a.agg or b.agg
         if op in "+-":
             if a.is_const and b.is_const:
@@ -128,7 +132,11 @@ class Arithmetic:
             s = a.scale + b.scale
             if s > 38:
                 raise Unsupported("numeric product scale > 38")
-            return T(f"({self._dec128(a)} * {self._dec128(b)})", "numeric", nullable=nullable,
+            # [numeric-overflow] Decimal128 * Decimal128 wraps in ClickHouse;
+            # the product of two 38-digit operands always fits Decimal256's
+            # 76 digits (and _dec128 raises, never wraps, when narrowing back)
+            return T(f"(toDecimal256({self._dec128(a)}, {a.scale}) * "
+                     f"toDecimal256({self._dec128(b)}, {b.scale}))", "numeric", nullable=nullable,
                      scale=s, agg=agg)
         if op == "/":
             return self._numeric_div(a, b)

@@ -42,6 +42,8 @@ class T:
     maybe_nan: bool = False
     agg: bool = False            # contains an aggregate
     decimal: bool = True         # numeric: SQL is already Decimal-typed
+    text_sql: str | None = None  # numeric with a per-row scale (scale None):
+                                 # the value as PostgreSQL's text
 
     @property
     def is_const(self):
