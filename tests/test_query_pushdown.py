@@ -209,7 +209,7 @@ def test_avg_integer_text_scale_pushed(web, engine):
     if not engine.modern:
         pytest.skip("whole-query pushdown needs ClickHouse >= 24.3; 18.16 runs these per table")
     conn, schema = web
-    q = ("SELECT country, avg(ms), avg(user_id), avg(ms * 1000003), avg(id) FILTER (WHERE id < 3) "
+    q = ("SELECT country, avg(ms), avg(user_id), avg(ms::bigint * 1000003), 0.2 * avg(ms), avg(ms) - 1.5, avg(id) FILTER (WHERE id < 3) "
          "FROM web GROUP BY country")
     conn.execute(f"SET search_path = {schema}, public")
     plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (VERBOSE) " + q))

@@ -325,11 +325,13 @@ def test_avg_integer_scale_and_range(pg, runner):
 def test_integer_overflow_raises(pg, runner):
     """issue 8: integer arithmetic raises PostgreSQL's "out of range" instead of wrapping."""
     for q in ["SELECT sum(n * 2147483647) FROM events", "SELECT user_id * 93000000000000000 * 2 FROM events",
-              "SELECT (n * 1000000)::smallint FROM events", "SELECT count(*) FROM events WHERE n + 2147483647 > 0"]:
+              "SELECT (n * 1000000)::smallint FROM events", "SELECT count(*) FROM events WHERE n + 2147483647 > 0",
+              "SELECT max(user_id::numeric(3,2)) FROM events", "SELECT sum(revenue::numeric(3,1)) FROM events"]:
         with pytest.raises(psycopg.errors.NumericValueOutOfRange):
             pg.execute(q).fetchall()
-        with pytest.raises(Exception, match="out of range"):
+        with pytest.raises(Exception, match="out of range|numeric field overflow"):
             runner(q)
+    check(pg, runner, "SELECT max(user_id::numeric(4,2)), sum(revenue::numeric(5,1)) FROM events")
 
 
 def test_in_not_in_with_nulls(pg, runner):

@@ -208,17 +208,16 @@ class Aggregates:
         rscale = f"toUInt8(greatest({sa}, 16 - 4 * ({w1} - {w2} - toInt32({f1} <= {f2}))))"
         q = f"divideDecimal(toDecimal256(p.1, {sa}), toDecimal256(p.2, 0), {cs})"
         value = f"round({q}, {rscale})"
-        text = (f"substring(toDecimalString({value}, {cs}), 1, toUInt64(length(toDecimalString("
-                f"{value}, {cs})) - {cs} + {rscale} - ({rscale} = 0)))")
 
         def bind(body):     # evaluate body with p = (sum, count) computed once
             guard = (f"throwIf(toUInt64({c}) >= 10000000000000000, "
                      f"'avg over 10^16 rows or more is not exact here')")
             return (f"if({c} = 0, NULL, arrayMap(p -> {body}, "
                     f"[tuple(assumeNotNull({s}), toUInt64({c}) + {guard})])[1])")
-        # scale=None: the display scale is per group; only outputs (text_sql)
-        # and comparisons (the exact value) may use it
-        return T(bind(value), "numeric", scale=None, agg=True, text_sql=bind(text))
+        # scale=None: the display scale is per group (dscale_sql)
+        digits = (19 if v.kind == "int" else 38 - sa) + cs
+        return T(bind(value), "numeric", scale=None, agg=True, dscale_sql=bind(rscale),
+                 store_scale=cs, digits=digits)
 
     def _ordered_group_array(self, v: T, order, scope, cond) -> str:
         suffix = "If" if cond else ""

@@ -119,7 +119,7 @@ class Arithmetic:
     def numeric_arith(self, op, a: T, b: T) -> T:
         # [numeric] scale rules equal PostgreSQL's dscale rules for + - *
         if a.scale is None or b.scale is None:
-            raise Unsupported("arithmetic on a numeric with a per-row scale (avg)")
+            return self._dynamic_arith(op, a, b)
         nullable, agg = a.nullable or b.nullable, a.agg or b.agg
         if op in "+-":
             if a.is_const and b.is_const:
@@ -143,6 +143,34 @@ class Arithmetic:
         if op == "%":
             raise Unsupported("numeric %")
         raise Unsupported(f"numeric {op}")
+
+    def _dynamic_arith(self, op, a: T, b: T) -> T:
+        """[numeric] + - * where one operand has a per-row display scale (an
+        avg) and the other is a constant: PG's dscale rules applied per row
+        (max for + -, sum for *), the value exact in Decimal256 while the
+        raw digits provably fit (76)."""
+        if op == "*" and b.scale is None and a.is_const:
+            a, b = b, a
+        if op not in "+-*" or b.scale is None or not b.is_const or a.dscale_sql is None:
+            raise Unsupported("arithmetic on a numeric with a per-row scale (avg) "
+                              "other than with a constant")
+        c = b.const
+        cs = max(0, -c.as_tuple().exponent)
+        craw = len(str(abs(int(c.scaleb(cs)))))
+        sa, d = a.store_scale, a.dscale_sql
+        cd = f"toDecimal256({b.sql}, {cs})"
+        if op == "*":
+            digits, ss, ds = a.digits + craw, sa + cs, f"({d} + {cs})"
+            sql = f"(toDecimal256({a.sql}, {sa}) * {cd})"
+        else:
+            ss = max(sa, cs)
+            digits = max(a.digits + ss - sa, craw + ss - cs) + 1
+            ds = f"greatest({d}, {cs})"
+            sql = f"(toDecimal256({a.sql}, {sa}) {op} {cd})"
+        if digits > 76 or ss > 76:
+            raise Unsupported("numeric with a per-row scale: result wider than Decimal256")
+        return T(sql, "numeric", nullable=a.nullable, scale=None, agg=a.agg or b.agg,
+                 dscale_sql=ds, store_scale=ss, digits=digits)
 
     def _dec128(self, v: T) -> str:
         if v.is_const:

@@ -46,12 +46,15 @@ class Outputs:
             ct = {16: "Int16", 32: "Int32", 64: "Int64"}[pg.bits]
             target = f"Nullable({ct})" if t.nullable else ct
             e = f"accurateCast({ref}, '{target}')"
-        elif kind == "numeric" and t.text_sql is not None and t.scale is None:
+        elif kind == "numeric" and t.dscale_sql is not None and t.scale is None:
             # [numeric] a per-row display scale (avg): PostgreSQL's own text,
             # read like a text column; numeric's input function keeps the scale
             if _numeric_typmod(pgt) is not None:
                 raise Unsupported(f"output column {i + 1}: numeric(p,s) of a per-row scale")
-            e, ct = t.text_sql, "String"
+            ss, d = t.store_scale, t.dscale_sql
+            full = f"toDecimalString({ref}, {ss})"
+            e = f"substring({full}, 1, toUInt64(length({full}) - {ss} + {d} - ({d} = 0)))"
+            ct = "String"
         elif kind == "numeric":
             tm = _numeric_typmod(pgt)
             if tm is not None and tm[1] != t.scale:

@@ -380,8 +380,14 @@ class Values:
             p, s = tm
             if v.is_const:
                 return self.const_of(str(v.const), tname)
-            # round half away from zero like PostgreSQL, then fix the scale
-            return T(f"toDecimal128(round({v.sql}, {s}), {s})", "numeric", scale=s, **keep)
+            if v.scale is None:
+                raise Unsupported("numeric(p,s) cast of a per-row scale")
+            # round half away from zero like PostgreSQL, then fix the scale;
+            # [numeric-overflow] beyond p digits PG raises "numeric field overflow"
+            r = f"round({v.sql}, {s})"
+            limit = f"toDecimal256('1{'0' * (p - s)}', 0)"
+            check = f"throwIf(ifNull(abs({r}) >= {limit}, 0), 'numeric field overflow')"
+            return T(f"(toDecimal128({r}, {s}) + {check})", "numeric", scale=s, **keep)
         if src == "numeric" and dst == "int":
             # PG rounds half away from zero; ClickHouse round() on Decimal does too
             # and raises "out of range" where toIntN() would wrap
