@@ -292,13 +292,19 @@ class ScanValues:
             # [int-overflow] PG computes in the wider operand type and raises
             # on overflow; checked_int gives the same value or the same error
             bits = max(a.bits, b.bits)
+            if op == "%" and b.is_const and b.const != -1:
+                return _Val(f"({self._int64(a)} % {b.sql})", "int", nullable=nullable, bits=bits)
             if op == "%":
+                # x % -1 is 0 in PG; Int64's minimum % -1 is computed in Int128
                 wide = "toInt128" if bits > 32 else "toInt64"
                 return _Val(f"toInt64({wide}({a.sql}) % {wide}({b.sql}))", "int",
                             nullable=nullable, bits=bits)
             if op == "/" and b.is_const and b.const == -1 and tuple(self.dialect.version) < (20, 1):
                 # 18.16's intDiv(column, -1) returns 0
                 raise Unsupported("integer division by -1 on old ClickHouse")
+            if op == "/" and b.is_const and b.const not in (0, -1):
+                # |a / b| <= |a|: cannot overflow
+                return _Val(f"intDiv({self._int64(a)}, {b.sql})", "int", nullable=nullable, bits=bits)
             return _Val(checked_int(op, a.sql, b.sql, bits, self.dialect.version), "int",
                         nullable=nullable, bits=bits)
         if a.kind in _NUMERIC_KINDS and b.kind in _NUMERIC_KINDS:

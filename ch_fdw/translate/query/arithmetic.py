@@ -78,6 +78,9 @@ class Arithmetic:
                 wide = "toInt128" if bits > 32 else "toInt64"
                 return T(f"toInt64({wide}({a.sql}) % {wide}({b.sql}))", "int", bits=bits,
                          nullable=nullable, agg=agg)
+            if op == "/" and b.is_const and b.const not in (0, -1):
+                # |a / b| <= |a|: cannot overflow
+                return T(f"intDiv({self._i64(a)}, {b.sql})", "int", bits=bits, nullable=nullable, agg=agg)
             return T(checked_int(op, a.sql, b.sql, bits, self.version), "int", bits=bits,
                      nullable=nullable, agg=agg)
         if a.kind in ("int", "numeric") and b.kind in ("int", "numeric"):
