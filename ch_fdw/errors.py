@@ -119,6 +119,24 @@ _CLICKHOUSE_SQLSTATE = {
 }
 
 
+# Messages of the throwIf() checks the translators emit -> PostgreSQL's SQLSTATE.
+_THROW_IF_SQLSTATES = (
+    ("division by zero", DIVISION_BY_ZERO),
+    ("out of range", NUMERIC_VALUE_OUT_OF_RANGE),
+    ("numeric field overflow", NUMERIC_VALUE_OUT_OF_RANGE),
+    # old servers' throwIf takes no message; only the per-table integer
+    # range checks (translate/shared.py) emit it there
+    ("Value passed to 'throwIf' function is non zero", NUMERIC_VALUE_OUT_OF_RANGE),
+)
+
+
+def _throw_if_sqlstate(first_line: str) -> str:
+    for text, state in _THROW_IF_SQLSTATES:
+        if first_line.startswith(text) or f" {text}" in first_line.split(":")[0]:
+            return state
+    return FDW_ERROR
+
+
 def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
                      context: str | None = None) -> ChFdwError:
     """Build the PostgreSQL error for an exception ClickHouse returned.
@@ -135,6 +153,8 @@ def clickhouse_error(code: int | None, text: str, *, name: str | None = None,
     if context:
         message = f"{context}: {message}"
     sqlstate = _CLICKHOUSE_SQLSTATE.get(code or -1, FDW_ERROR)
+    if code == 395:     # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO: the translators' checks
+        sqlstate = _throw_if_sqlstate(first_line)
     detail = text if text and text != first_line else None
     return ChFdwError(message, sqlstate, detail, ch_code=code)
 

@@ -56,7 +56,8 @@ class CompiledQuery:
 
 def _compile(translation, output_types: list[str], version: tuple, protocol: str,
              timezone: str | None) -> CompiledQuery:
-    converters = [fetch_plan(ct, pg, f"column {i + 1} of the ClickHouse query result",
+    from .translate.query.outputs import fetch_pg_type
+    converters = [fetch_plan(ct, fetch_pg_type(ct, pg), f"column {i + 1} of the ClickHouse query result",
                              version, driver=protocol).convert
                   for i, (ct, pg) in enumerate(zip(translation.output_ch_types, output_types))]
     return CompiledQuery(translation, timezone, converters)

@@ -336,6 +336,11 @@ class RunInfo:
 Runner = Callable[[str], tuple]       # pg_sql -> (rows, RunInfo)
 
 
+def tr_pg_numeric(text, i, deparser, sql) -> bool:
+    _, types = deparser.deparse(sql)
+    return types[i].startswith("numeric")
+
+
 class TranslatorRunner:
     """Translate with ch_fdw.translate.query and run on a ClickHouse backend."""
 
@@ -364,7 +369,15 @@ class TranslatorRunner:
             return None, info
         info.deparsed = text
         info.remote_sql = tr.render({})
-        return self.backend.query(info.remote_sql), info
+        rows = self.backend.query(info.remote_sql)
+        # numerics with a per-row scale come as PostgreSQL's text (the
+        # bridge parses them with numeric's input function)
+        texts = [i for i, ct in enumerate(tr.output_ch_types) if ct in ("String", "Nullable(String)")
+                 and tr_pg_numeric(text, i, self.deparser, sql)]
+        if texts:
+            rows = [tuple(Decimal(v) if i in texts and v is not None else v
+                          for i, v in enumerate(r)) for r in rows]
+        return rows, info
 
 
 class ForeignTableRunner:

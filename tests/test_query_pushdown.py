@@ -203,6 +203,23 @@ def test_web_analytics_pushed_whole(web, engine):
     assert not not_pushed, not_pushed
 
 
+def test_avg_integer_text_scale_pushed(web, engine):
+    """issue 8: a pushed avg(integer) shows PostgreSQL's own per-group scale
+    (the text clients see), read through the bridge's numeric input."""
+    if not engine.modern:
+        pytest.skip("whole-query pushdown needs ClickHouse >= 24.3; 18.16 runs these per table")
+    conn, schema = web
+    q = ("SELECT country, avg(ms), avg(user_id), avg(ms::bigint * 1000003), 0.2 * avg(ms), avg(ms) - 1.5, avg(id) FILTER (WHERE id < 3) "
+         "FROM web GROUP BY country")
+    conn.execute(f"SET search_path = {schema}, public")
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (VERBOSE) " + q))
+    assert "Custom Scan (ClickHouseQuery)" in plan, plan
+    got = sorted(tuple(str(v) for v in r) for r in conn.execute(q))
+    conn.execute("SET search_path = web_local, public")
+    want = sorted(tuple(str(v) for v in r) for r in conn.execute(q))
+    assert got == want
+
+
 def test_fallback_reason_in_explain_verbose(web, engine):
     conn, schema = web
     conn.execute(f"SET search_path = {schema}, public")

@@ -303,6 +303,37 @@ def test_numeric_precision(pg, runner):
     check(pg, runner, "SELECT avg(revenue), sum(revenue) / 3, avg(n) FROM events")
 
 
+def test_avg_integer_scale_and_range(pg, runner):
+    """issue 8: avg(integer) shows PostgreSQL's per-group scale (select_div_scale:
+    16 significant digits in base-10000 weights) with its exact rounding, and
+    sums near 2^63 * rows do not overflow (ClickBench's avg(UserID))."""
+    for q in ["SELECT country, avg(n), avg(user_id), avg(DISTINCT n) FROM events GROUP BY country",
+              "SELECT avg(user_id * 93000000000000000), avg(n) FILTER (WHERE n > 0), "
+              "avg(-user_id * 93000000000000000) FROM events",
+              "SELECT avg(n) FROM events WHERE n IS NULL",
+              "SELECT avg(id) FROM events WHERE id <= 2",
+              "SELECT l_returnflag, avg(l_linenumber), avg(l_orderkey), avg(l_linenumber * 1000003) "
+              "FROM lineitem GROUP BY l_returnflag"]:
+        expected = D.pg_rows(pg, q)
+        actual, info = runner(q)
+        assert info.refused is None, info.refused
+        want = sorted(tuple(str(v) for v in r) for r in expected)
+        got = sorted(tuple(str(v) for v in r) for r in actual)
+        assert got == want, f"{q}\n{info.remote_sql}"
+
+
+def test_integer_overflow_raises(pg, runner):
+    """issue 8: integer arithmetic raises PostgreSQL's "out of range" instead of wrapping."""
+    for q in ["SELECT sum(n * 2147483647) FROM events", "SELECT user_id * 93000000000000000 * 2 FROM events",
+              "SELECT (n * 1000000)::smallint FROM events", "SELECT count(*) FROM events WHERE n + 2147483647 > 0",
+              "SELECT max(user_id::numeric(3,2)) FROM events", "SELECT sum(revenue::numeric(3,1)) FROM events"]:
+        with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+            pg.execute(q).fetchall()
+        with pytest.raises(Exception, match="out of range|numeric field overflow"):
+            runner(q)
+    check(pg, runner, "SELECT max(user_id::numeric(4,2)), sum(revenue::numeric(5,1)) FROM events")
+
+
 def test_in_not_in_with_nulls(pg, runner):
     check(pg, runner, "SELECT id FROM events WHERE n IN (3, NULL)")
     check(pg, runner, "SELECT id FROM events WHERE n NOT IN (3, 5)")

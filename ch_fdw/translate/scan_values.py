@@ -19,7 +19,7 @@ from .literals import Unsupported
 from .pgparse import pg_type_name
 from .quoting import quote_identifier
 from .remote import SLOT_MARK, Slot
-from .shared import param_id, strip_parens
+from .shared import checked_int, checked_int_range, const_int_bits, param_id, strip_parens
 
 _NOCONST = object()
 
@@ -34,6 +34,7 @@ class _Val:
     column: bool = False     # a bare column reference
     tz: str | None = None    # timestamp columns: their (fixed) zone
     param: bool = False
+    bits: int = 64           # int: PostgreSQL's width (int2/int4/int8)
 
     @property
     def is_const(self) -> bool:
@@ -71,7 +72,7 @@ class ScanValues:
                 kind = "int"
                 if v >= (1 << 63):
                     raise Unsupported("integer literal too large")
-                return _Val(L.int_sql(v), kind, const=v, nullable=False)
+                return _Val(L.int_sql(v), kind, const=v, nullable=False, bits=const_int_bits(v))
             d = L.numeric_value(t)
             return _Val(L.numeric_sql(d), "numeric", const=d, nullable=False)
         if isinstance(node, exp.Null):
@@ -123,7 +124,7 @@ class ScanValues:
         tz = ch.timezone if ch is not None else None
         return _Val(quote_identifier(info.remote_name), pg.kind,
                     nullable=(ch is None or ch.nullable),
-                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz)
+                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz, bits=pg.bits or 64)
 
     def parameter(self, node: exp.Parameter) -> _Val:
         pid = param_id(node)
@@ -158,7 +159,8 @@ class ScanValues:
                     raise
         self.slots.append(Slot(pid, render))
         marker = f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
-        return _Val(marker, kind, nullable=True, maybe_nan=kind in _FLOAT_KINDS, param=True)
+        return _Val(marker, kind, nullable=True, maybe_nan=kind in _FLOAT_KINDS, param=True,
+                    bits=pg.bits or 64)
 
     def const_of(self, text: str, type_name: str) -> _Val:
         pg = pg_type(type_name)
@@ -167,7 +169,10 @@ class ScanValues:
         k = pg.kind
         if k == "int":
             v = L.int_value(text)
-            return _Val(L.int_sql(v), k, const=v, nullable=False)
+            lo, hi = -(1 << (pg.bits - 1)), (1 << (pg.bits - 1)) - 1
+            if not lo <= v <= hi:
+                raise Unsupported(f"integer constant {v} out of range for its type (PG raises)")
+            return _Val(L.int_sql(v), k, const=v, nullable=False, bits=pg.bits)
         if k == "float8":
             v = L.float8_value(text)
             return _Val(L.float_sql(v), k, const=v, nullable=False, maybe_nan=math.isnan(v))
@@ -228,10 +233,17 @@ class ScanValues:
         src, dst = v.kind, pg.kind
         if v.is_null:
             return _Val("NULL", dst, const=None)
-        if dst == src and not pg.has_typmod:
+        if dst == src and not pg.has_typmod and src != "int":
             return v
         if src == "int" and dst == "int":
-            return v         # value-preserving, or PG raises an error
+            if pg.bits >= v.bits:
+                return _Val(v.sql, "int", const=v.const, nullable=v.nullable, param=v.param,
+                            bits=pg.bits)
+            if v.is_const:
+                return self.const_of(str(v.const), tname)
+            # [int-overflow] narrowing: the value, or PG's "out of range"
+            return _Val(checked_int_range(v.sql, pg.bits, self.dialect.version), "int",
+                        nullable=v.nullable, bits=pg.bits)
         if src == "int" and dst == "numeric" and not pg.has_typmod:
             return _Val(v.sql, "numeric", nullable=v.nullable, const=v.const)
         if src == "int" and dst == "float8":
@@ -252,8 +264,9 @@ class ScanValues:
             return v
         if v.kind == "int":
             if v.is_const:
-                return self.const_of(str(-v.const), "bigint")
-            return _Val(f"(-{v.sql})", "int", nullable=v.nullable)
+                return self.const_of(str(-v.const), "bigint" if v.bits == 64 else "integer")
+            return _Val(checked_int("-", v.sql, None, v.bits, self.dialect.version), "int",
+                        nullable=v.nullable, bits=v.bits)
         if v.kind == "numeric":
             if v.is_const:
                 return _Val(L.numeric_sql(-v.const), "numeric", const=-v.const, nullable=False)
@@ -276,12 +289,24 @@ class ScanValues:
                 raise Unsupported("NULL arithmetic of mixed types")
             return _Val("NULL", kind, const=None)
         if a.kind == "int" and b.kind == "int":
-            # Compute in signed 64 bits: PostgreSQL's own types are at most
-            # int8, so ClickHouse can only overflow where PostgreSQL raises.
-            sa, sb = self._int64(a), self._int64(b)
-            if op == "/":
-                return _Val(f"intDiv({sa}, {sb})", "int", nullable=nullable)
-            return _Val(f"({sa} {op} {sb})", "int", nullable=nullable)
+            # [int-overflow] PG computes in the wider operand type and raises
+            # on overflow; checked_int gives the same value or the same error
+            bits = max(a.bits, b.bits)
+            if op == "%" and b.is_const and b.const != -1:
+                return _Val(f"({self._int64(a)} % {b.sql})", "int", nullable=nullable, bits=bits)
+            if op == "%":
+                # x % -1 is 0 in PG; Int64's minimum % -1 is computed in Int128
+                wide = "toInt128" if bits > 32 else "toInt64"
+                return _Val(f"toInt64({wide}({a.sql}) % {wide}({b.sql}))", "int",
+                            nullable=nullable, bits=bits)
+            if op == "/" and b.is_const and b.const == -1 and tuple(self.dialect.version) < (20, 1):
+                # 18.16's intDiv(column, -1) returns 0
+                raise Unsupported("integer division by -1 on old ClickHouse")
+            if op == "/" and b.is_const and b.const not in (0, -1):
+                # |a / b| <= |a|: cannot overflow
+                return _Val(f"intDiv({self._int64(a)}, {b.sql})", "int", nullable=nullable, bits=bits)
+            return _Val(checked_int(op, a.sql, b.sql, bits, self.dialect.version), "int",
+                        nullable=nullable, bits=bits)
         if a.kind in _NUMERIC_KINDS and b.kind in _NUMERIC_KINDS:
             if op not in "+-":
                 # scale rules of * / % differ (18.16 even loses scale in *)

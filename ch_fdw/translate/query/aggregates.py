@@ -6,6 +6,8 @@ Rules owned here:
   [empty-agg]    sum/avg/min/max/... use the -OrNull combinator (PG returns
                  NULL over empty input or an empty FILTER).
   [collation]    min/max/ordered aggregates over text only under C collation.
+  [avg-scale]    avg(integer) with PostgreSQL's per-group result scale and exact
+                 value (_avg_int).
   [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
                  (...) with PG's default frame; explicit window frames
                  (ROWS/RANGE ...) and lag/lead are refused.
@@ -78,6 +80,8 @@ class Aggregates:
                 return T(comb("sum" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
             raise Unsupported(f"sum({v.kind})")
         if fname == "avg":
+            if v.kind in ("int", "numeric"):
+                return self._avg_exact(v, comb, dsuf, distinct)
             if v.kind in ("int", "numeric"):
                 self.need((22, 12), "avg of integer/numeric")
                 num = v if v.kind == "numeric" else T(f"toDecimal128({v.sql}, 0)", "numeric", scale=0)
@@ -168,6 +172,53 @@ class Aggregates:
             raise Unsupported("array_agg (NULL elements and array output)")
         raise Unsupported(f"aggregate {fname}")
 
+    def _avg_exact(self, v: T, comb, dsuf: str, distinct: bool) -> T:
+        """[avg-scale] avg(integer/numeric) exactly as PostgreSQL: sum / count
+        rounded half away from zero to select_div_scale's per-group scale
+        (16 significant digits counted in base-10000 weights: rscale =
+        max(16 - 4 * qweight, dscale of the sum)).  Integer sums are exact
+        in Int128 (|sum| < 2^126), numeric sums in Decimal128; the quotient
+        is taken to rscale_max + 1 digits in Decimal256 (exact for counts
+        below 10^16 rows, checked), and the value is also formatted with its
+        own scale for the output (PostgreSQL's text shows it)."""
+        self.need((24, 8), "avg with a per-group display scale (round with a column scale)")
+        sa = v.scale if v.kind == "numeric" else 0
+        if sa is None:
+            raise Unsupported("avg of a numeric with a per-row scale")
+        arg = f"toInt128({v.sql})" if v.kind == "int" else self._dec128(v)
+        s = comb("sum" + dsuf, [arg])
+        c = comb("count" if not distinct else "uniqExact", [v.sql], False)
+        # bounds: |sum| < 10^(38 - sa) and >= 10^-sa when non-zero; count < 10^16
+        w1_min = -((sa + 3) // 4)
+        rmax = max(16 - 4 * (w1_min - 3 - 1), sa)
+        cs = rmax + 1                                   # one digit beyond rscale
+        if (38 - sa) + cs > 76:
+            raise Unsupported(f"avg of numeric scale {sa} (quotient wider than Decimal256)")
+        # digits of |sum| as an integer (sum * 10^sa), without leading zeros
+        digits = (f"replaceRegexpOne(replaceOne(toDecimalString(toDecimal256(abs(p.1), {sa}), {sa}), "
+                  f"'.', ''), '^0+', '')")
+        e1 = f"(toInt32(length({digits})) - 1 - {sa})"      # decimal exponent of the sum
+        w1 = f"toInt32(floor({e1} / 4))"
+        f1 = (f"if(p.1 = 0, 0, toUInt32(substring(concat({digits}, '000'), 1, "
+              f"toUInt64({e1} - 4 * {w1} + 1))))")
+        w1 = f"if(p.1 = 0, 0, {w1})"
+        e2 = "(toInt32(length(toString(p.2))) - 1)"
+        w2 = f"intDiv({e2}, 4)"
+        f2 = f"toUInt32(substring(toString(p.2), 1, toUInt64({e2} - 4 * {w2} + 1)))"
+        rscale = f"toUInt8(greatest({sa}, 16 - 4 * ({w1} - {w2} - toInt32({f1} <= {f2}))))"
+        q = f"divideDecimal(toDecimal256(p.1, {sa}), toDecimal256(p.2, 0), {cs})"
+        value = f"round({q}, {rscale})"
+
+        def bind(body):     # evaluate body with p = (sum, count) computed once
+            guard = (f"throwIf(toUInt64({c}) >= 10000000000000000, "
+                     f"'avg over 10^16 rows or more is not exact here')")
+            return (f"if({c} = 0, NULL, arrayMap(p -> {body}, "
+                    f"[tuple(assumeNotNull({s}), toUInt64({c}) + {guard})])[1])")
+        # scale=None: the display scale is per group (dscale_sql)
+        digits = (19 if v.kind == "int" else 38 - sa) + cs
+        return T(bind(value), "numeric", scale=None, agg=True, dscale_sql=bind(rscale),
+                 store_scale=cs, digits=digits)
+
     def _ordered_group_array(self, v: T, order, scope, cond) -> str:
         suffix = "If" if cond else ""
         c = f", {cond}" if cond else ""
@@ -223,6 +274,8 @@ class Aggregates:
             raise Unsupported("lag/lead")
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
             inner = self.aggregate(fn, scope)
+            if inner.kind == "numeric" and inner.scale is None:
+                raise Unsupported("avg(integer) as a window function (per-row scale)")
             return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
                      n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)
         raise Unsupported(f"window function {fname}")

@@ -2,12 +2,15 @@
 
 Rules owned here:
   [int-div]      integer / -> intDiv (truncates toward zero, throws on 0 like
-                 PG); % keeps the sign of the dividend; 64-bit arithmetic
-                 where PG would raise rather than wrap.
+                 PG); % keeps the sign of the dividend.
+  [int-overflow] + - * / and unary minus range-checked at PG's result type
+                 (shared.checked_int): PG's "out of range", never a wrap.
   [numeric]      numeric values are ClickHouse Decimals with PostgreSQL's
                  dscale (+,-: max scale, *: sum of scales); division rounds
                  like PG's select_div_scale to at least 16 significant digits
                  (_numeric_div).
+  [numeric-overflow] products are computed in Decimal256, which cannot wrap
+                 for Decimal128 operands.
   [div-zero]     float and numeric division by zero raise an error like PG
                  (ClickHouse would return inf/nan or 0).
 """
@@ -21,6 +24,7 @@ from sqlglot import exp
 
 from .. import literals as L
 from ..literals import Unsupported
+from ..shared import checked_int
 from .context import T, _FLOATS
 
 
@@ -31,7 +35,8 @@ class Arithmetic:
         if v.kind == "int":
             if v.is_const:
                 return T(L.int_sql(-v.const), "int", const=-v.const, nullable=False, bits=v.bits)
-            return T(f"(-toInt64({v.sql}))", "int", nullable=v.nullable, bits=v.bits, agg=v.agg)
+            return T(checked_int("-", v.sql, None, v.bits, self.version), "int",
+                     nullable=v.nullable, bits=v.bits, agg=v.agg)
         if v.kind == "numeric":
             if v.is_const:
                 return self._numeric_const(-v.const)
@@ -66,14 +71,18 @@ class Arithmetic:
             return T(f"(toInt32({a.sql}) - toInt32({b.sql}))", "int", bits=32,
                      nullable=nullable, agg=agg)
         if a.kind == "int" and b.kind == "int":
-            # [int-div] 64-bit arithmetic; PG raises where this could wrap
+            # [int-div] [int-overflow] PG computes in the wider operand type
+            # and raises on overflow: checked_int gives its value or error
             bits = max(a.bits, b.bits)
-            sa, sb = self._i64(a), self._i64(b)
-            if op == "/":
-                return T(f"intDiv({sa}, {sb})", "int", bits=bits, nullable=nullable, agg=agg)
             if op == "%":
-                return T(f"({sa} % {sb})", "int", bits=bits, nullable=nullable, agg=agg)
-            return T(f"({sa} {op} {sb})", "int", bits=bits, nullable=nullable, agg=agg)
+                wide = "toInt128" if bits > 32 else "toInt64"
+                return T(f"toInt64({wide}({a.sql}) % {wide}({b.sql}))", "int", bits=bits,
+                         nullable=nullable, agg=agg)
+            if op == "/" and b.is_const and b.const not in (0, -1):
+                # |a / b| <= |a|: cannot overflow
+                return T(f"intDiv({self._i64(a)}, {b.sql})", "int", bits=bits, nullable=nullable, agg=agg)
+            return T(checked_int(op, a.sql, b.sql, bits, self.version), "int", bits=bits,
+                     nullable=nullable, agg=agg)
         if a.kind in ("int", "numeric") and b.kind in ("int", "numeric"):
             return self.numeric_arith(op, self._to_num(a), self._to_num(b))
         if a.kind in _FLOATS and b.kind in _FLOATS or (
@@ -112,6 +121,8 @@ class Arithmetic:
 
     def numeric_arith(self, op, a: T, b: T) -> T:
         # [numeric] scale rules equal PostgreSQL's dscale rules for + - *
+        if a.scale is None or b.scale is None:
+            return self._dynamic_arith(op, a, b)
         nullable, agg = a.nullable or b.nullable, a.agg or b.agg
         if op in "+-":
             if a.is_const and b.is_const:
@@ -124,13 +135,45 @@ class Arithmetic:
             s = a.scale + b.scale
             if s > 38:
                 raise Unsupported("numeric product scale > 38")
-            return T(f"({self._dec128(a)} * {self._dec128(b)})", "numeric", nullable=nullable,
+            # [numeric-overflow] Decimal128 * Decimal128 wraps in ClickHouse;
+            # the product of two 38-digit operands always fits Decimal256's
+            # 76 digits (and _dec128 raises, never wraps, when narrowing back)
+            return T(f"(toDecimal256({self._dec128(a)}, {a.scale}) * "
+                     f"toDecimal256({self._dec128(b)}, {b.scale}))", "numeric", nullable=nullable,
                      scale=s, agg=agg)
         if op == "/":
             return self._numeric_div(a, b)
         if op == "%":
             raise Unsupported("numeric %")
         raise Unsupported(f"numeric {op}")
+
+    def _dynamic_arith(self, op, a: T, b: T) -> T:
+        """[numeric] + - * where one operand has a per-row display scale (an
+        avg) and the other is a constant: PG's dscale rules applied per row
+        (max for + -, sum for *), the value exact in Decimal256 while the
+        raw digits provably fit (76)."""
+        if op == "*" and b.scale is None and a.is_const:
+            a, b = b, a
+        if op not in "+-*" or b.scale is None or not b.is_const or a.dscale_sql is None:
+            raise Unsupported("arithmetic on a numeric with a per-row scale (avg) "
+                              "other than with a constant")
+        c = b.const
+        cs = max(0, -c.as_tuple().exponent)
+        craw = len(str(abs(int(c.scaleb(cs)))))
+        sa, d = a.store_scale, a.dscale_sql
+        cd = f"toDecimal256({b.sql}, {cs})"
+        if op == "*":
+            digits, ss, ds = a.digits + craw, sa + cs, f"({d} + {cs})"
+            sql = f"(toDecimal256({a.sql}, {sa}) * {cd})"
+        else:
+            ss = max(sa, cs)
+            digits = max(a.digits + ss - sa, craw + ss - cs) + 1
+            ds = f"greatest({d}, {cs})"
+            sql = f"(toDecimal256({a.sql}, {sa}) {op} {cd})"
+        if digits > 76 or ss > 76:
+            raise Unsupported("numeric with a per-row scale: result wider than Decimal256")
+        return T(sql, "numeric", nullable=a.nullable, scale=None, agg=a.agg or b.agg,
+                 dscale_sql=ds, store_scale=ss, digits=digits)
 
     def _dec128(self, v: T) -> str:
         if v.is_const:

@@ -42,6 +42,12 @@ class T:
     maybe_nan: bool = False
     agg: bool = False            # contains an aggregate
     decimal: bool = True         # numeric: SQL is already Decimal-typed
+    # numeric with a per-row display scale (scale None, e.g. avg): sql is
+    # the exact value as Decimal(76, store_scale), |raw| < 10^digits, and
+    # dscale_sql the display scale PostgreSQL's text shows
+    dscale_sql: str | None = None
+    store_scale: int | None = None
+    digits: int | None = None
 
     @property
     def is_const(self):

@@ -16,6 +16,15 @@ from ..literals import Unsupported
 from .context import T, _classify, _numeric_typmod
 
 
+def fetch_pg_type(ch_type: str, pg_type_text: str) -> str:
+    """The PostgreSQL type to plan an output's fetch as: numerics sent as
+    text (a per-row scale) are read like text; the bridge's numeric input
+    function parses them."""
+    if ch_type in ("String", "Nullable(String)") and _classify(pg_type_text)[0] == "numeric":
+        return "text"
+    return pg_type_text
+
+
 class Outputs:
     def output_expr(self, t: T, i: int) -> str:
         """Top-level output i: a ClickHouse expression whose type converts to
@@ -37,6 +46,15 @@ class Outputs:
             ct = {16: "Int16", 32: "Int32", 64: "Int64"}[pg.bits]
             target = f"Nullable({ct})" if t.nullable else ct
             e = f"accurateCast({ref}, '{target}')"
+        elif kind == "numeric" and t.dscale_sql is not None and t.scale is None:
+            # [numeric] a per-row display scale (avg): PostgreSQL's own text,
+            # read like a text column; numeric's input function keeps the scale
+            if _numeric_typmod(pgt) is not None:
+                raise Unsupported(f"output column {i + 1}: numeric(p,s) of a per-row scale")
+            ss, d = t.store_scale, t.dscale_sql
+            full = f"toDecimalString({ref}, {ss})"
+            e = f"substring({full}, 1, toUInt64(length({full}) - {ss} + {d} - ({d} = 0)))"
+            ct = "String"
         elif kind == "numeric":
             tm = _numeric_typmod(pgt)
             if tm is not None and tm[1] != t.scale:
@@ -83,7 +101,7 @@ class Outputs:
         from ch_fdw.errors import ChFdwError
         from ch_fdw.chtypes import fetch_plan
         try:
-            fp = fetch_plan(ct, pgt, f"output column {i + 1}", self.version)
+            fp = fetch_plan(ct, fetch_pg_type(ct, pgt), f"output column {i + 1}", self.version)
         except ChFdwError as ex:
             raise Unsupported(ex.message)
         return fp.expression.format(e) if self.fetch_expressions else e

@@ -30,7 +30,7 @@ from ..literals import Unsupported
 from ..pgparse import pg_type_name
 from ..quoting import quote_string as qs
 from ..remote import SLOT_MARK
-from ..shared import CMP_OPS, param_id, strip_parens
+from ..shared import CMP_OPS, checked_int_range, param_id, strip_parens
 from .context import T, _FLOATS, _TEXTS, _quantifier, _classify, _numeric_typmod
 
 
@@ -361,7 +361,10 @@ class Values:
         if src == "int" and dst == "int":
             if v.is_const:
                 return T(v.sql, "int", const=v.const, nullable=False, bits=pg.bits)
-            return T(v.sql, "int", bits=pg.bits, **keep)       # PG errors on overflow
+            if pg.bits >= v.bits:
+                return T(v.sql, "int", bits=pg.bits, **keep)
+            # [int-overflow] narrowing: the value, or PG's "out of range"
+            return T(checked_int_range(v.sql, pg.bits, self.version), "int", bits=pg.bits, **keep)
         if src in ("int", "numeric") and dst == "numeric":
             tm = _numeric_typmod(tname)
             if src == "int":
@@ -377,12 +380,19 @@ class Values:
             p, s = tm
             if v.is_const:
                 return self.const_of(str(v.const), tname)
-            # round half away from zero like PostgreSQL, then fix the scale
-            return T(f"toDecimal128(round({v.sql}, {s}), {s})", "numeric", scale=s, **keep)
+            if v.scale is None:
+                raise Unsupported("numeric(p,s) cast of a per-row scale")
+            # round half away from zero like PostgreSQL, then fix the scale;
+            # [numeric-overflow] beyond p digits PG raises "numeric field overflow"
+            r = f"round({v.sql}, {s})"
+            limit = f"toDecimal256('1{'0' * (p - s)}', 0)"
+            check = f"throwIf(ifNull(abs({r}) >= {limit}, 0), 'numeric field overflow')"
+            return T(f"(toDecimal128({r}, {s}) + {check})", "numeric", scale=s, **keep)
         if src == "numeric" and dst == "int":
             # PG rounds half away from zero; ClickHouse round() on Decimal does too
-            f = {16: "toInt16", 32: "toInt32", 64: "toInt64"}[pg.bits]
-            return T(f"{f}(round({v.sql}, 0))", "int", bits=pg.bits, **keep)
+            # and raises "out of range" where toIntN() would wrap
+            return T(checked_int_range(f"round({v.sql}, 0)", pg.bits, self.version), "int",
+                     bits=pg.bits, **keep)
         if src == "int" and dst == "float8":
             return T(f"toFloat64({v.sql})", "float8", **keep)
         if src == "float4" and dst == "float8":
