@@ -29,7 +29,7 @@ import decimal as _decimal
 import gc
 
 from . import errors
-from .chtypes.base import BadAt, show
+from .chtypes.base import BadAt
 from .chtypes.write import ColumnEncoder
 from .connection import Connection, get_connection
 from .errors import ChFdwError, Interrupted
@@ -150,7 +150,7 @@ class Writer:
                 data.append(enc.encode(col))
             except BadAt as e:
                 row = self.rows_sent + e.index + 1
-                shown = "" if e.value is None else f" Value: {show(e.value)}."
+                shown = "" if e.value is None else f" Value: {enc.shown(e.value)}."
                 raise ChFdwError(f"{enc.label}: {e.bad.message}", e.bad.sqlstate,
                                  detail=f"Row {row} of the statement.{shown} " + self._sent_detail(n)) from None
         try:

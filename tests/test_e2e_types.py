@@ -423,7 +423,9 @@ def test_datetime_import_types(pg, engine, dt_table):
     rel, cols = dt_table
     got = column_types(pg, rel)
     for name, ch_type, _, _ in cols:
-        assert got[name] == ("timestamp with time zone", not ch_type.startswith("Nullable")), name
+        p = "0" if "DateTime(" in ch_type or ch_type.endswith("DateTime") else ch_type.split("DateTime64(")[-1][0]
+        want = f"timestamp({p}) with time zone" if int(p) <= 6 else "timestamp with time zone"
+        assert got[name] == (want, not ch_type.startswith("Nullable")), name
 
 
 def test_datetime_same_instant_in_every_session_zone(pg, engine, dt_table):
