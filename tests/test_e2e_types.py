@@ -297,7 +297,7 @@ CASES = [
          "date[]", [[dt.date(1970, 1, 1), dt.date(2105, 12, 31)]]),
     Case("Array(DateTime('UTC'))", "Array(DateTime('UTC'))",
          ["['2020-01-01 12:00:00', '1970-01-01 00:00:01']"],
-         "timestamp with time zone[]",
+         "timestamp(0) with time zone[]",
          [[dt.datetime(2020, 1, 1, 12, tzinfo=UTC), dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)]]),
     Case("Array(UUID)", "Array(UUID)", ["['12345678-9abc-def0-1234-56789abcdef0']"],
          "uuid[]", [[U("12345678-9abc-def0-1234-56789abcdef0")]]),

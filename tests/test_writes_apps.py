@@ -4,6 +4,8 @@ DETAILs show timestamps as timestamps.  Runs on every engine."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 import pytest
 
@@ -72,3 +74,53 @@ def test_error_detail_shows_the_timestamp(pg, engine, server, uniq):
     with pytest.raises(psycopg.errors.NumericValueOutOfRange) as exc:
         pg.execute(f"INSERT INTO {uniq} VALUES (1, '2200-01-02 03:04:05+00')")
     assert "Value: 2200-01-02 03:04:05+00." in exc.value.diag.message_detail
+
+
+@pytest.mark.parametrize("value", ['{"i": 0}', '{"i": 1.50}', '{"i": true}'])
+def test_jsonb_non_string_into_string_map_refused(pg, engine, server, uniq, value):
+    if not engine.modern:
+        pytest.skip("ClickHouse 18.16 has no Map")
+    foreign_table(pg, engine, server, uniq, "id UInt32, m Map(String, String)", "id int, m jsonb")
+    with pytest.raises(psycopg.errors.DatatypeMismatch) as exc:
+        pg.execute(f"INSERT INTO {uniq} VALUES (1, %s)", (value,))
+    assert "is not a string" in exc.value.diag.message_primary
+    pg.execute(f"INSERT INTO {uniq} VALUES (2, %s)", ('{"i": "0", "j": ""}',))
+    assert engine.query(f"SELECT id, toString(m) FROM default.{uniq}") == [(2, "{'i':'0','j':''}")]
+
+
+def test_devserver_accepts_insert_newline_select(devserver, uniq):
+    """Real ClickHouse accepts "INSERT INTO t" then a newline and a SELECT
+    in the request body; the devserver once took the first line as an
+    INSERT header with inline data."""
+    import urllib.request
+
+    def post(sql: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{devserver.http_port}/", sql.encode(),
+                                    timeout=30) as r:
+            return r.read()
+    post(f"CREATE TABLE default.{uniq} (x Int32) ENGINE = Memory")
+    post(f"INSERT INTO default.{uniq}\nSELECT 7")
+    post(f"INSERT INTO default.{uniq} (x)\nSELECT 8\nUNION ALL SELECT 9")
+    assert post(f"SELECT groupArray(x) FROM (SELECT x FROM default.{uniq} ORDER BY x)") == b"[7,8,9]\n"
+
+
+def test_orm_save_sets_key_columns_to_their_values(pg, engine, server, uniq):
+    """Django's save() of an existing row: UPDATE ... SET <every column>
+    WHERE pk = %s, the sorting key included.  A key column SET to itself or
+    to the value every matching row already holds is left out; a real change
+    is refused, naming the column, before anything changes."""
+    foreign_table(pg, engine, server, uniq, "id Int64, d Date, s String",
+                  "id bigint, d date, s text", [(1, dt.date(2024, 1, 1), "a"), (2, dt.date(2024, 1, 2), "b")],
+                  ["id", "d", "s"], engine_clause="MergeTree PARTITION BY d ORDER BY id")
+    d1 = dt.date(2024, 1, 1)
+    assert pg.execute(f"UPDATE {uniq} SET id = %s, d = %s, s = %s WHERE id = %s",
+                      (1, d1, "A", 1)).rowcount == 1
+    assert pg.execute(f"UPDATE {uniq} SET id = id, s = 'B' WHERE id = 2").rowcount == 1
+    assert pg.execute(f"UPDATE {uniq} SET id = %s WHERE id = %s", (1, 1)).rowcount == 1
+    assert engine.query(f"SELECT id, s FROM default.{uniq} ORDER BY id") == [(1, "A"), (2, "B")]
+    with pytest.raises(psycopg.errors.FeatureNotSupported) as exc:
+        pg.execute(f"UPDATE {uniq} SET id = %s, s = %s WHERE id = %s", (5, "X", 1))
+    assert 'column "id"' in exc.value.diag.message_primary and "key" in exc.value.diag.message_primary
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match='column "d"'):
+        pg.execute(f"UPDATE {uniq} SET d = %s, s = 'X' WHERE s <> ''", (d1,))
+    assert engine.query(f"SELECT id, s FROM default.{uniq} ORDER BY id") == [(1, "A"), (2, "B")]
