@@ -13,7 +13,8 @@ Every batch_size rows it calls Writer.write(n, columns); the rest is sent by
 Writer.write() from EndForeignModify.  write() converts each column to the
 driver's form for the ClickHouse column type *exactly* (a value that
 ClickHouse cannot hold unchanged is an error naming the column, never a
-silent rounding, truncation or wrap-around) and sends the batch as one
+silent rounding, truncation or wrap-around; the one rounding is PostgreSQL's
+own timestamp(p) rule for sub-second digits, see chtypes/datetimes.py) and sends the batch as one
 INSERT naming only the columns the statement gave, so ClickHouse fills the
 others with its DEFAULT expressions.  A batch is converted completely before
 any of it is sent: a bad value sends nothing of its batch, and the error
@@ -29,7 +30,7 @@ import decimal as _decimal
 import gc
 
 from . import errors
-from .chtypes.base import BadAt, show
+from .chtypes.base import BadAt
 from .chtypes.write import ColumnEncoder
 from .connection import Connection, get_connection
 from .errors import ChFdwError, Interrupted
@@ -150,7 +151,7 @@ class Writer:
                 data.append(enc.encode(col))
             except BadAt as e:
                 row = self.rows_sent + e.index + 1
-                shown = "" if e.value is None else f" Value: {show(e.value)}."
+                shown = "" if e.value is None else f" Value: {enc.shown(e.value)}."
                 raise ChFdwError(f"{enc.label}: {e.bad.message}", e.bad.sqlstate,
                                  detail=f"Row {row} of the statement.{shown} " + self._sent_detail(n)) from None
         try:

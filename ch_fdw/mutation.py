@@ -55,6 +55,7 @@ def plan_direct_modify(ctx: dict, op: str, scan_plan: str, sets: list) -> str:
     compile_plan(scan_plan)        # its conditions translate (they were pushed)
     by_attnum = {c["attnum"]: c for c in ctx["columns"]}
     remote_types = dict(conn.describe(ref.db, ref.table))
+    keys = _key_columns(conn, ref) if op == "UPDATE" else set()
     set_plan = []
     for attnum, kind, text in sets:
         col = by_attnum[attnum]
@@ -65,7 +66,10 @@ def plan_direct_modify(ctx: dict, op: str, scan_plan: str, sets: list) -> str:
         if kind == "value":
             # check the type pair now; the value is encoded at execution
             encoders(ctx, conn, ref, [attnum])
-            set_plan.append([attnum, "value", None])
+            # ClickHouse cannot UPDATE a key column; ORMs (Django's save())
+            # set every column: checked at execution to equal every matching
+            # row's current value, and then left out of the mutation
+            set_plan.append([attnum, "key" if remote in keys else "value", None])
             continue
         # an expression over this table's columns: only a plain column of the
         # same PostgreSQL and ClickHouse type is sent as is
@@ -82,16 +86,31 @@ def plan_direct_modify(ctx: dict, op: str, scan_plan: str, sets: list) -> str:
         src_remote = src["options"].get("column_name", src["name"])
         if src["type"] != col["type"] or remote_types.get(src_remote) != remote_types[remote]:
             raise _refuse(op, relname, f'SET {col["name"]} = {text}: the columns differ in type')
-        set_plan.append([attnum, "column", src_remote])
+        # SET k = k changes nothing: left out (ClickHouse refuses it for keys)
+        set_plan.append([attnum, "same" if src_remote == remote else "column", src_remote])
     import json
     return json.dumps({"op": op, "scan": scan_plan, "sets": set_plan,
                        "version": list(conn.server_version)}, separators=(",", ":"))
 
 
+def _key_columns(conn: Connection, ref) -> set:
+    """Columns in the table's partition, sorting or primary key."""
+    try:
+        rows = conn.execute(
+            "SELECT name FROM system.columns WHERE database = " + quote_string(ref.db)
+            + " AND table = " + quote_string(ref.table)
+            + " AND (is_in_partition_key OR is_in_sorting_key OR is_in_primary_key)")
+    except ChFdwError:
+        return set()      # no such columns: ClickHouse's own refusal stands
+    return {r[0] for r in rows}
+
+
 def _mutation_sql(ctx: dict, conn: Connection, plan: dict, params: dict | None,
                   values: list | None) -> tuple[str, str, str]:
-    """(mutation SQL, count SQL, where SQL); with params None, parameters
-    and SET values show as $n / $value (EXPLAIN)."""
+    """(mutation SQL or None when nothing is left to change, count SQL,
+    where SQL); with params None, parameters and SET values show as $n /
+    $value (EXPLAIN).  The count SQL also counts, per key column SET to a
+    value, the matching rows whose value differs."""
     from .scan import compile_plan
     compiled = compile_plan(plan["scan"])
     if compiled.conditions:
@@ -102,6 +121,7 @@ def _mutation_sql(ctx: dict, conn: Connection, plan: dict, params: dict | None,
     ref = table_ref(ctx)
     table = f"{quote_identifier(ref.db)}.{quote_identifier(ref.table)}"
     version = tuple(plan["version"])
+    key_checks: list = []
     if plan["op"] == "DELETE":
         if version >= (23, 3):
             sql = f"DELETE FROM {table} WHERE {where}"
@@ -110,9 +130,14 @@ def _mutation_sql(ctx: dict, conn: Connection, plan: dict, params: dict | None,
     else:
         by_attnum = {c["attnum"]: c for c in ctx["columns"]}
         assigns = []
-        for i, (attnum, kind, src) in enumerate(plan["sets"]):
+        i = -1        # index among the values PostgreSQL computed (value/key sets)
+        for attnum, kind, src in plan["sets"]:
             col = by_attnum[attnum]
             remote = col["options"].get("column_name", col["name"])
+            if kind in ("value", "key"):
+                i += 1
+            if kind == "same" or (kind == "key" and values is None):
+                continue
             if kind == "column":
                 rhs = quote_identifier(src)
             elif values is None:
@@ -127,16 +152,21 @@ def _mutation_sql(ctx: dict, conn: Connection, plan: dict, params: dict | None,
                 # CAST to the non-Nullable type: ClickHouse 18.16 rejects
                 # Nullable constants in ALTER UPDATE
                 rhs = "NULL" if v is None else f"CAST({literal(enc.t, v)} AS {_not_null_type(enc.ch_text)})"
+            if kind == "key":
+                key_checks.append((col["name"], f"countIf(NOT ifNull({quote_identifier(remote)} = {rhs}, 0))"))
+                continue
             assigns.append(f"{quote_identifier(remote)} = {rhs}")
-        sql = f"ALTER TABLE {table} UPDATE {', '.join(assigns)} WHERE {where}"
-    return sql, f"SELECT count() FROM {table} WHERE {where}", where
+        sql = f"ALTER TABLE {table} UPDATE {', '.join(assigns)} WHERE {where}" if assigns else None
+    counts = "".join(", " + c for _, c in key_checks)
+    return sql, f"SELECT count(){counts} FROM {table} WHERE {where}", where, [n for n, _ in key_checks]
 
 
 def explain_direct_modify(ctx: dict, plan_json: str) -> str:
     import json
     plan = json.loads(plan_json)
     conn = get_connection(ctx)
-    return _mutation_sql(ctx, conn, plan, None, None)[0]
+    sql = _mutation_sql(ctx, conn, plan, None, None)[0]
+    return sql or "(no ClickHouse mutation: only key columns set to their current values)"
 
 
 def execute_direct_modify(ctx: dict, plan_json: str, params: dict, values: list) -> int:
@@ -146,11 +176,18 @@ def execute_direct_modify(ctx: dict, plan_json: str, params: dict, values: list)
     plan = json.loads(plan_json)
     conn = get_connection(ctx)
     ref = table_ref(ctx)
-    sql, count_sql, _ = _mutation_sql(ctx, conn, plan, {int(k): v for k, v in params.items()}, values)
+    sql, count_sql, _, keys = _mutation_sql(ctx, conn, plan, {int(k): v for k, v in params.items()}, values)
     rows = conn.execute(count_sql)
     count = int(rows[0][0]) if rows else 0
-    if count == 0:
-        return 0          # nothing matches: no mutation to run
+    for name, differ in zip(keys, rows[0][1:] if rows else ()):
+        if int(differ):
+            raise _refuse("UPDATE", ctx["relname"],
+                          f'column "{name}" is in the ClickHouse table\'s partition, sorting or primary key, '
+                          f"which ClickHouse cannot change, and {int(differ)} matching "
+                          f"row{'s' if int(differ) != 1 else ''} hold another value (SET of a key column is "
+                          "only accepted when it keeps every matching row's value)")
+    if count == 0 or sql is None:
+        return count      # nothing matches, or nothing to change
     version = tuple(plan["version"])
     if version >= (20, 1):
         conn.command(sql, {"mutations_sync": 2})

@@ -297,7 +297,7 @@ CASES = [
          "date[]", [[dt.date(1970, 1, 1), dt.date(2105, 12, 31)]]),
     Case("Array(DateTime('UTC'))", "Array(DateTime('UTC'))",
          ["['2020-01-01 12:00:00', '1970-01-01 00:00:01']"],
-         "timestamp with time zone[]",
+         "timestamp(0) with time zone[]",
          [[dt.datetime(2020, 1, 1, 12, tzinfo=UTC), dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)]]),
     Case("Array(UUID)", "Array(UUID)", ["['12345678-9abc-def0-1234-56789abcdef0']"],
          "uuid[]", [[U("12345678-9abc-def0-1234-56789abcdef0")]]),
@@ -423,7 +423,9 @@ def test_datetime_import_types(pg, engine, dt_table):
     rel, cols = dt_table
     got = column_types(pg, rel)
     for name, ch_type, _, _ in cols:
-        assert got[name] == ("timestamp with time zone", not ch_type.startswith("Nullable")), name
+        p = "0" if "DateTime(" in ch_type or ch_type.endswith("DateTime") else ch_type.split("DateTime64(")[-1][0]
+        want = f"timestamp({p}) with time zone" if int(p) <= 6 else "timestamp with time zone"
+        assert got[name] == (want, not ch_type.startswith("Nullable")), name
 
 
 def test_datetime_same_instant_in_every_session_zone(pg, engine, dt_table):

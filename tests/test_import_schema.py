@@ -62,7 +62,7 @@ def test_build_statements_shape():
     ev = _one(stmts, "Events")
     assert ev.startswith('CREATE FOREIGN TABLE public."Events" (')
     assert '"Id" numeric(20,0) NOT NULL' in ev
-    assert '"when" timestamp with time zone NOT NULL' in ev
+    assert '"when" timestamp(0) with time zone NOT NULL' in ev
     assert "payload text," in ev and "payload text NOT NULL" not in ev
     assert "tags text[] NOT NULL" in ev
     assert "st bytea NOT NULL" in ev
@@ -133,7 +133,7 @@ def test_statements_run_in_postgres(pg):
                               remote_db="d", list_type="ALL", tables=[], options={}):
         pg.conn.execute(s)
     assert _columns(pg, 'imp."Events"') == [
-        ("Id", "numeric(20,0)", True), ("when", "timestamp with time zone", True),
+        ("Id", "numeric(20,0)", True), ("when", "timestamp(0) with time zone", True),
         ("payload", "text", False), ("tags", "text[]", True),
         ("st", "bytea", True), ("odd", "text", True)]
     assert _columns(pg, 'imp."it\'s"') == [("a b", "numeric(9,2)", True)]
@@ -183,6 +183,6 @@ def test_modern_import(modern, pg):
     rows = modern.query(columns_query("imp_db", "ALL", [], v)).result_rows
     _import_end_to_end(pg, rows, "imp_db")
     assert _columns(pg, 'imp."Mixed"') == [
-        ("z", "smallint", True), ("A", "timestamp with time zone", False),
+        ("z", "smallint", True), ("A", "timestamp(3) with time zone", False),
         ("m", "jsonb", True), ("lc", "text", False),
         ("n.x", "integer[]", True), ("n.y", "text[]", True)]

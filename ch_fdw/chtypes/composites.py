@@ -80,15 +80,28 @@ def json_value_write(t: ChType, server_tz) -> Callable:
             return [_nullable(ec, t.element, x) for x in v]
         return conv
     base = _write.converter(t, "text", 0, server_tz)
+    textual = n in _TEXT_TYPES
 
     def conv(v):
         if isinstance(v, (dict, list)):
             raise Bad("a JSON scalar is needed for ClickHouse type " + (t.text or t.name),
                       errors.DATATYPE_MISMATCH)
+        if textual and not isinstance(v, str):
+            # {"i": 0} into Map(String, String) would store '0': the number's
+            # spelling in the jsonb (0 vs 0.0 vs 1e0) is not kept, so refuse
+            raise Bad(f"JSON {_json_kind(v)} {show(str(v))} is not a string, which ClickHouse type "
+                      f"{t.text or t.name} needs (write it as a JSON string)", errors.DATATYPE_MISMATCH)
         if isinstance(v, _decimal.Decimal) and t.name in ("Float32", "Float64"):
             v = float(v)
         return base(v)
     return conv
+
+
+_TEXT_TYPES = frozenset({"String", "FixedString", "Enum8", "Enum16"})
+
+
+def _json_kind(v) -> str:
+    return "boolean" if isinstance(v, bool) else "number"
 
 
 def _nullable(conv, t: ChType, v):

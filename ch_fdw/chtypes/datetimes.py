@@ -3,7 +3,9 @@
 DateTime and DateTime64 map to timestamptz (the instant) or timestamp (the
 wall clock in the column's time zone, the server's when it has none).
 DateTime64 with precision > 6 is truncated (floored) to microseconds on
-reads; writes refuse digits the column cannot hold.  Time/Time64 map to
+reads; writes round digits the column cannot hold as PostgreSQL rounds a
+timestamp(p) (half away from zero, counted from PostgreSQL's epoch
+2000-01-01), so now() into DateTime stores what timestamp(0) would.  Time/Time64 map to
 interval (they can be negative and exceed 24 hours) and are not written."""
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ _DATETIME_MAX = 2 ** 32 - 1
 
 
 def pg_type(t: ChType) -> str:
-    return "interval" if t.name in ("Time", "Time64") else "timestamp with time zone"
+    """IMPORT declares the column's precision (timestamp(0) for DateTime),
+    so PostgreSQL itself rounds values to what ClickHouse stores."""
+    if t.name in ("Time", "Time64"):
+        return "interval"
+    p = 0 if t.name == "DateTime" else t.precision
+    if p is not None and p <= 6:
+        return f"timestamp({p}) with time zone"
+    return "timestamp with time zone"
 
 
 def read(t: ChType, cat: str, f, driver: str):
@@ -267,11 +276,8 @@ def _write(t: ChType, pg_cat: str, server_tz: str | None) -> Callable:
     wall_zone = None if tz_input else _zone(t.timezone or server_tz)
     if t.name == "DateTime":
         def conv(v):
-            us = _micros_of(v, wall_zone, tz_input)
-            secs, rest = divmod(us, 1_000_000)
-            if rest:
-                raise Bad(f"timestamp {_ts_text(us)} has fractional seconds, which ClickHouse type "
-                           f"{t.text or t.name} cannot hold (use DateTime64)")
+            us = round_micros(_micros_of(v, wall_zone, tz_input), 0)
+            secs = us // 1_000_000
             if not 0 <= secs <= _DATETIME_MAX:
                 raise Bad(f"timestamp {_ts_text(us)} is out of range for ClickHouse type "
                            f"{t.text or t.name} (1970-01-01 00:00:00 .. 2106-02-07 06:28:15 UTC)")
@@ -299,17 +305,31 @@ def _write(t: ChType, pg_cat: str, server_tz: str | None) -> Callable:
 
     def conv64(v):
         us = _micros_of(v, wall_zone, tz_input)
+        if p < 6:
+            us = round_micros(us, p)
         if not lo_us <= us <= hi_us:
             raise Bad(f"timestamp {_ts_text(us)} is out of range for ClickHouse type {t.text} "
                        "(1900-01-01 .. 2299-12-31)")
         if p >= 6:
             return us * 10 ** (p - 6)
-        q, r = divmod(us, 10 ** (6 - p))
-        if r:
-            raise Bad(f"timestamp {_ts_text(us)} has more fractional digits than ClickHouse type "
-                       f"{t.text} holds")
-        return q
+        return us // 10 ** (6 - p)
     return conv64
+
+
+_PG_EPOCH_US = 946_684_800_000_000     # 2000-01-01 in Unix microseconds
+
+
+def round_micros(us: int, p: int) -> int:
+    """us rounded to p (< 6) fractional digits exactly as PostgreSQL's
+    AdjustTimestampForTypmod: half away from zero, relative to 2000-01-01."""
+    scale = 10 ** (6 - p)
+    rel = us - _PG_EPOCH_US
+    half = scale // 2
+    if rel >= 0:
+        rel = (rel + half) // scale * scale
+    else:
+        rel = -((-rel + half) // scale * scale)
+    return rel + _PG_EPOCH_US
 
 
 def _ts_text(us: int) -> str:

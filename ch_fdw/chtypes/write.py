@@ -12,7 +12,7 @@ from ch_fdw import errors
 from ch_fdw.errors import ChFdwError
 
 from . import arrays
-from .base import Bad, BadAt, Refuse
+from .base import Bad, BadAt, Refuse, show
 from . import families
 from .model import ChType, parse_type
 from .pgnames import normalize_pg_type
@@ -51,6 +51,7 @@ class ColumnEncoder:
         self.t = parse_type(ch_type)
         self.nullable = self.t.nullable
         cat, dims = normalize_pg_type(pg_type)
+        self.pg_cat = cat if not dims else "array"
         if cat == "bytea" and self.t.name not in ("String", "FixedString"):
             self._refuse(pg_type, "bytea can only be stored in String or FixedString")
         try:
@@ -61,6 +62,20 @@ class ColumnEncoder:
     def _refuse(self, pg_type: str, reason: str):
         raise ChFdwError(f"{self.label}: PostgreSQL type {pg_type} cannot be written to ClickHouse "
                          f"type {self.ch_text}", errors.FDW_INVALID_DATA_TYPE, detail=reason or None)
+
+    def shown(self, v) -> str:
+        """A bad value as error DETAILs show it: the bridge's int forms of
+        dates and timestamps as the date/timestamp they stand for."""
+        if v.__class__ is int and self.pg_cat in ("timestamp", "timestamptz", "date"):
+            import datetime as _dt
+            try:
+                if self.pg_cat == "date":
+                    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=v)).isoformat()
+                s = str(_dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=v))
+                return s + ("+00" if self.pg_cat == "timestamptz" else "")
+            except OverflowError:
+                pass
+        return show(v)
 
     def encode(self, values: list) -> list:
         """The column's values converted; raises BadAt for the first value

@@ -243,7 +243,8 @@ class Handler(BaseHTTPRequestHandler):
                 if im:  # "INSERT ... FORMAT X" on the first line, data after it
                     insert = (im.group(1), im.group(2), rest)
                 else:
-                    text = (first + b"".join(rest)).decode("utf-8")
+                    # _first_line dropped the newline: "INSERT INTO t\nSELECT ..."
+                    text = (first + b"\n" + b"".join(rest)).decode("utf-8")
                     sql = (sql + "\n" + text) if sql and text.strip() else (sql or text)
         if not sql.strip() and insert is None:
             raise ChError(62, "Empty query. (SYNTAX_ERROR)")
