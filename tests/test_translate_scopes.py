@@ -146,3 +146,25 @@ def test_join_trees_keep_every_join(pg, runner, sql):
 def test_join_of_subquery_is_pushed(pg, runner):
     same_rows(pg, runner, JOIN_TREES[0])
     same_rows(pg, runner, JOIN_TREES[1])
+
+
+# ------------------------------------------------------------------ 2. aggregate levels
+
+def test_aggregate_of_outer_columns_is_not_evaluated_in_the_sublink(pg, runner):
+    assert "outer" in refused(runner, "SELECT (SELECT count(t2.c1)) FROM ft5 t2")
+    assert "outer" in refused(runner, "SELECT c1, (SELECT max(t2.c2) FROM ft4 t3 "
+                                      "WHERE t3.c1 = 2) FROM ft5 t2 GROUP BY c1")
+    same_rows_or_refused(pg, runner, "SELECT (SELECT count(t2.c1)) FROM ft5 t2")
+
+
+AGG_LEVELS = [
+    # the aggregate's columns are its own level's: evaluated in the subquery
+    "SELECT c1, (SELECT count(*) FROM ft4 t3 WHERE t3.c1 < t2.c1) FROM ft5 t2 WHERE c1 < 20",
+    "SELECT c1, (SELECT max(t3.c2) FROM ft4 t3 WHERE t3.c1 = t2.c1) FROM ft5 t2",
+    "SELECT c1 FROM ft5 t2 WHERE c1 > (SELECT avg(t3.c1) FROM ft4 t3)",
+]
+
+
+@pytest.mark.parametrize("sql", AGG_LEVELS)
+def test_aggregate_levels(pg, runner, sql):
+    same_rows_or_refused(pg, runner, sql)

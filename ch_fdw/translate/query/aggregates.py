@@ -5,6 +5,8 @@ aggregates, and window functions over PARTITION BY / ORDER BY.
 Rules owned here:
   [empty-agg]    sum/avg/min/max/... use the -OrNull combinator (PG returns
                  NULL over empty input or an empty FILTER).
+  [agg-level]    an aggregate over outer-query columns only is refused
+                 (relations.check_aggregate_level).
   [collation]    min/max/ordered aggregates over text only under C collation.
   [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
                  (...) with PG's default frame; explicit window frames
@@ -22,6 +24,7 @@ from .context import T, _FLOATS, _TEXTS
 
 class Aggregates:
     def aggregate(self, node, scope, filt=None) -> T:
+        self.check_aggregate_level([node, filt], scope)                # [agg-level]
         within = None
         if isinstance(node, exp.WithinGroup):
             within = node.expression

@@ -480,6 +480,39 @@ class Relations:
             kind = "text"
         return T(ref, kind, nullable=nullable)
 
+    def column_depth(self, col: exp.Column, scope: _Scope) -> int | None:
+        """How many query levels up col is bound (0: this level), None if
+        not found; no side effects (see resolve)."""
+        s, depth = scope, 0
+        while s is not None:
+            for it in s.items:
+                if (not col.table or it.name == col.table) and col.name in it.cols:
+                    return depth
+            s = s.parent
+            depth += 1
+        return None
+
+    def check_aggregate_level(self, nodes, scope: _Scope):
+        """[agg-level] An aggregate belongs to the nearest query level its
+        columns are bound to (PostgreSQL's agglevelsup): SELECT (SELECT
+        count(t.x)) FROM t counts t's rows in the outer query.  ClickHouse
+        would evaluate it in the subquery: such aggregates are refused."""
+        depths = []
+        for n in nodes:
+            if n is None:
+                continue
+            home = n.find_ancestor(exp.Select)
+            for c in n.find_all(exp.Column):
+                if c.find_ancestor(exp.Select) is not home:
+                    continue          # a column of a subquery inside the aggregate
+                d = self.column_depth(c, scope)
+                if d is None:
+                    raise Unsupported(f"column {c.sql()} not found")
+                depths.append(d)
+        if depths and min(depths) > 0:
+            raise Unsupported("aggregate over outer-query columns only (it belongs to the "
+                              "outer query)")
+
     def resolve(self, col: exp.Column, scope: _Scope) -> T:
         if col.args.get("db") or col.args.get("catalog"):
             raise Unsupported("schema-qualified column reference")
