@@ -168,3 +168,22 @@ AGG_LEVELS = [
 @pytest.mark.parametrize("sql", AGG_LEVELS)
 def test_aggregate_levels(pg, runner, sql):
     same_rows_or_refused(pg, runner, sql)
+
+
+# ------------------------------------------------------------------ 3./4. constant keys
+
+CONST_KEYS = [
+    "SELECT count(*), 5 AS y FROM ft4 GROUP BY y",
+    "SELECT count(*), 5 AS y FROM ft4 WHERE c1 > 1000 GROUP BY y",
+    "SELECT g, count(*), 'k'::text AS k FROM ft4 GROUP BY g, k ORDER BY g",
+    "SELECT count(*) FROM ft4 GROUP BY 'x'::text",
+    "SELECT 1 AS one FROM ft4 ORDER BY 1 LIMIT 1",
+    "SELECT 1 AS one, c1 FROM ft4 ORDER BY 1, 2 DESC LIMIT 3",
+    "SELECT c1 FROM ft4 ORDER BY 'a'::text, c1 LIMIT 4",
+    "SELECT sum(c1) OVER (ORDER BY 1::int) FROM ft5",
+]
+
+
+@pytest.mark.parametrize("sql", CONST_KEYS)
+def test_constant_group_and_order_keys(pg, runner, sql):
+    same_rows(pg, runner, sql)

@@ -7,6 +7,8 @@ Rules owned here:
                  first: sort_key, built on shared.sort_keys (the rule both
                  translators share).
   [collation]    text sort keys only under the C collation.
+  [const-keys]   constant GROUP BY keys are never sent as literals (ClickHouse
+                 reads them as positions); constant ORDER BY keys are dropped.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ class Clauses:
         if isinstance(e, exp.Literal) and not e.is_string:
             raise Unsupported("GROUP BY position")
         v = self.value(e, scope)
+        if v.is_const:
+            # [const-keys] ClickHouse reads a literal key as a position
+            # (GROUP BY 5); a constant groups nothing, but a grouped query
+            # over no rows returns no rows, so keep it as a non-literal key
+            return f"identity({v.sql})"
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
             raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
@@ -117,7 +124,8 @@ class Clauses:
             else:
                 v = self.value(e, scope)
             keys.extend(self.sort_key(v, desc, nulls_first))
-        return " ORDER BY " + ", ".join(keys)
+        # [const-keys] constant keys order nothing: no ORDER BY at all
+        return " ORDER BY " + ", ".join(keys) if keys else ""
 
     def sort_key(self, v: T, desc: bool, nulls_first: bool) -> list[str]:
         if v.is_const:
