@@ -187,3 +187,30 @@ CONST_KEYS = [
 @pytest.mark.parametrize("sql", CONST_KEYS)
 def test_constant_group_and_order_keys(pg, runner, sql):
     same_rows(pg, runner, sql)
+
+
+# ------------------------------------------------------------------ 5. grouping sets
+
+GROUPING_SETS = [
+    "SELECT g, count(*) FROM ft4 GROUP BY ROLLUP (g) ORDER BY 1, 2",
+    "SELECT g, c2 % 2 AS p, sum(c1) FROM ft4 GROUP BY CUBE (g, c2 % 2)",
+    "SELECT g, c1, count(*) FROM ft5 WHERE c1 < 40 GROUP BY GROUPING SETS ((g), (c1), ())",
+    "SELECT g, GROUPING(g), count(*) FROM ft4 GROUP BY ROLLUP (g)",
+    "SELECT g, c2 % 3 AS m, GROUPING(g, c2 % 3), max(c1) FROM ft4 GROUP BY CUBE (g, c2 % 3)",
+    "SELECT g + 1 AS h, count(x) FROM ft5 GROUP BY ROLLUP (g + 1) HAVING count(*) > 2",
+]
+
+
+@pytest.mark.parametrize("sql", GROUPING_SETS)
+def test_grouping_sets_on_not_null_keys(pg, runner, sql):
+    same_rows(pg, runner, sql)
+
+
+# ------------------------------------------------------------------ 6. ANY (ARRAY(SELECT))
+
+def test_any_of_array_subquery(pg, runner):
+    same_rows(pg, runner, "SELECT c1 FROM ft4 WHERE c1 = ANY (ARRAY(SELECT c1 FROM ft5))")
+    same_rows(pg, runner, "SELECT c1 FROM ft4 WHERE NOT (c1 = ANY (ARRAY(SELECT x FROM ft5)))")
+    same_rows(pg, runner, "SELECT c1 FROM ft4 WHERE c1 <> ALL (ARRAY(SELECT x FROM ft5))")
+    same_rows_or_refused(pg, runner, "SELECT c1 FROM ft4 WHERE c1 < ANY (ARRAY(SELECT c1 FROM ft5))")
+    same_rows_or_refused(pg, runner, "SELECT ARRAY(SELECT c1 FROM ft5 ORDER BY c1) FROM ft4 LIMIT 1")

@@ -171,6 +171,19 @@ class Aggregates:
             raise Unsupported("array_agg (NULL elements and array output)")
         raise Unsupported(f"aggregate {fname}")
 
+    def grouping(self, node, scope) -> T:
+        """[grouping] GROUPING(a, b): PostgreSQL's bit mask (bit set = key not
+        grouped in this row's set) is ClickHouse's grouping() under
+        force_grouping_standard_compatibility (the default since 22.9)."""
+        self.need((22, 9), "GROUPING()")
+        if not self.grouping_sets:
+            raise Unsupported("GROUPING() without ROLLUP/CUBE/GROUPING SETS")
+        args = [self.value(e, scope) for e in node.expressions]
+        if not args or len(args) > 31:
+            raise Unsupported("GROUPING() arity")
+        return T(f"toInt32(grouping({', '.join(a.sql for a in args)}))", "int", bits=32,
+                 nullable=False, agg=True)
+
     def _ordered_group_array(self, v: T, order, scope, cond) -> str:
         suffix = "If" if cond else ""
         c = f", {cond}" if cond else ""

@@ -148,8 +148,11 @@ class Predicates:
             op = COMPLEMENT[op]
             quant = "ALL" if quant == "ANY" else "ANY"
         x = self.value(node.this, scope)
-        if isinstance(arr, (exp.Select, exp.Union, exp.Subquery)) or (
-                isinstance(arr, exp.Subquery)):
+        if isinstance(arr, exp.Array) and len(arr.expressions) == 1 and \
+                isinstance(strip_parens(arr.expressions[0]), (exp.Select, exp.Union, exp.Subquery)):
+            # [any-array-subquery] x op ANY (ARRAY(SELECT ...)) is x op ANY (SELECT ...)
+            arr = strip_parens(arr.expressions[0])
+        if isinstance(arr, (exp.Select, exp.Union, exp.Subquery)):
             if (quant, op) == ("ANY", "="):
                 return self._in_subquery(x, arr, scope, False)
             if (quant, op) == ("ALL", "<>"):
@@ -169,6 +172,9 @@ class Predicates:
 
     def array_elems(self, arr, scope) -> list:
         if isinstance(arr, exp.Array):
+            if any(isinstance(strip_parens(e), (exp.Select, exp.Union, exp.Subquery))
+                   for e in arr.expressions):
+                raise Unsupported("ARRAY(subquery)")
             return [self.value(e, scope) for e in arr.expressions]
         if isinstance(arr, exp.Cast) and isinstance(strip_parens(arr.this), exp.Literal) and arr.this.is_string:
             tname = pg_type_name(arr.to)

@@ -17,6 +17,8 @@ Rules owned here:
                  only under a cross join without RIGHT/FULL joins inside.
   [outer-join-on] outer joins only on cross-side equalities (plus filters
                  on the nullable side); ON TRUE, inequalities, OR refused.
+  [grouping-sets] outputs of a ROLLUP/CUBE/GROUPING SETS query are
+                 Nullable (group_by_use_nulls turns NOT NULL keys Nullable).
   [bpchar]       character(n) columns are read without trailing spaces (PG
                  ignores them); set-op branches must agree on n.
 """
@@ -185,7 +187,12 @@ class Relations:
         group = node.args.get("group")
         group_sql = ""
         grouped = group is not None
+        gsets = False
         if group is not None:
+            gsets = bool(group.args.get("rollup") or group.args.get("cube") or
+                         group.args.get("grouping_sets") or
+                         any(isinstance(e, (exp.Rollup, exp.Cube, exp.GroupingSets))
+                             for e in group.expressions))
             group_sql = self.group_by(group, scope)
         having = node.args.get("having")
         having_sql = ""
@@ -204,6 +211,10 @@ class Relations:
             if v.kind == "null":
                 v = T("NULL", "text", const=None)
             v = self.materialize(v)
+            if gsets:
+                # [grouping-sets] group_by_use_nulls makes every key Nullable
+                v = T(v.sql, v.kind, nullable=True, scale=v.scale, bits=v.bits, n=v.n,
+                      maybe_nan=v.maybe_nan, agg=v.agg, decimal=v.decimal)
             nm = self.new_c()
             if top:
                 nm = f"r{len(cols) + 1}"
