@@ -214,3 +214,28 @@ def test_any_of_array_subquery(pg, runner):
     same_rows(pg, runner, "SELECT c1 FROM ft4 WHERE c1 <> ALL (ARRAY(SELECT x FROM ft5))")
     same_rows_or_refused(pg, runner, "SELECT c1 FROM ft4 WHERE c1 < ANY (ARRAY(SELECT c1 FROM ft5))")
     same_rows_or_refused(pg, runner, "SELECT ARRAY(SELECT c1 FROM ft5 ORDER BY c1) FROM ft4 LIMIT 1")
+
+
+# ------------------------------------------------------------------ 7. window aggregates
+
+WINDOWS = [
+    "SELECT c1, min(x) OVER (PARTITION BY g ORDER BY c2) FROM ft4",
+    "SELECT c1, max(x) OVER (PARTITION BY g ORDER BY c2 DESC) FROM ft4",
+    "SELECT c1, avg(c1) OVER (PARTITION BY g ORDER BY c2) FROM ft4",
+    "SELECT c1, avg(x) OVER (PARTITION BY g) FROM ft5",
+    "SELECT c1, sum(x) OVER (ORDER BY g), count(x) OVER (ORDER BY g) FROM ft4",
+    "SELECT c1, sum(c1) OVER (PARTITION BY g ORDER BY x) FROM ft5",
+    "SELECT c1, count(*) OVER (ORDER BY x DESC NULLS LAST) FROM ft5",
+    "SELECT c1, sum(c2::numeric(10,2)) OVER (PARTITION BY g ORDER BY c1) FROM ft5",
+    "SELECT c1, min(c1::float8) OVER (PARTITION BY g ORDER BY c1) FROM ft5",
+]
+
+
+@pytest.mark.parametrize("sql", WINDOWS)
+def test_window_aggregates_with_running_frames(pg, runner, sql):
+    same_rows_or_refused(pg, runner, sql)
+
+
+def test_running_window_min_and_avg_are_pushed(pg, runner):
+    same_rows(pg, runner, WINDOWS[0])
+    same_rows(pg, runner, WINDOWS[2])

@@ -9,17 +9,39 @@ Rules owned here:
                  (relations.check_aggregate_level).
   [collation]    min/max/ordered aggregates over text only under C collation.
   [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
-                 (...) with PG's default frame; explicit window frames
-                 (ROWS/RANGE ...) and lag/lead are refused.
+                 (...) with PG's default frame (RANGE UNBOUNDED PRECEDING ..
+                 CURRENT ROW, peers included, stated explicitly); only single
+                 aggregate calls become window functions (a guarded
+                 aggregate such as min/max of a float is refused), avg of
+                 int/numeric is windowed sum / windowed count; explicit
+                 window frames (ROWS/RANGE ...) and lag/lead are refused.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlglot import exp
 
 from ..literals import Unsupported
 from ..quoting import quote_string as qs
 from .context import T, _FLOATS, _TEXTS
+
+
+def _balanced(args: str) -> bool:
+    """args is one call's argument list: its parentheses never close early
+    (so `f(a) + g(b)` is not taken for one call)."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(args):
+        if ch == "'" and (i == 0 or args[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 class Aggregates:
@@ -225,7 +247,9 @@ class Aggregates:
                 nf = o.args.get("nulls_first")
                 keys += self.sort_key(self.value(o.this, scope), desc, desc if nf is None else bool(nf))
             if keys:
-                spec.append("ORDER BY " + ", ".join(keys))
+                # [windows] PostgreSQL's default frame with ORDER BY, peers included
+                spec.append("ORDER BY " + ", ".join(keys) +
+                            " RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
         if node.args.get("spec") is not None:
             raise Unsupported("explicit window frame")
         fname = type(fn).__name__.lower() if not isinstance(fn, exp.Anonymous) else str(fn.this).lower()
@@ -237,8 +261,31 @@ class Aggregates:
             return T(f"toInt64({f}(){over})", "int", bits=64, nullable=False)
         if fname in ("lag", "lead"):
             raise Unsupported("lag/lead")
+        if isinstance(fn, exp.Avg):
+            # [windows] avg(int/numeric) is sum / count, each over the window
+            v = self.value(fn.this, scope)
+            if v.kind in ("int", "numeric") and not isinstance(fn.this, exp.Distinct):
+                s = self._window_agg(exp.Sum(this=fn.this.copy()), scope, over)
+                if s.kind == "int":
+                    s = T(f"toDecimal128({s.sql}, 0)", "numeric", scale=0)
+                c = self._window_agg(exp.Count(this=fn.this.copy()), scope, over)
+                c = T(f"nullIf(toDecimal128({c.sql}, 0), 0)", "numeric", scale=0)
+                q = self._numeric_div(s, c)
+                return T(q.sql, "numeric", scale=q.scale)
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
-            inner = self.aggregate(fn, scope)
-            return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
-                     n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)
+            return self._window_agg(fn, scope, over)
         raise Unsupported(f"window function {fname}")
+
+    def _window_agg(self, fn, scope, over) -> T:
+        """An aggregate as a window function: only where the aggregate is a
+        single ClickHouse aggregate call (the guards some aggregates wrap
+        around it, if(...), are not window functions)."""
+        if isinstance(fn.this, exp.Distinct):
+            raise Unsupported("DISTINCT in a window aggregate")
+        inner = self.aggregate(fn, scope)
+        m = re.fullmatch(r"([A-Za-z]+)\((.*)\)", inner.sql, re.S)
+        if m is None or not m.group(1).startswith(("count", "sum", "min", "max", "avg")) \
+                or not _balanced(m.group(2)):
+            raise Unsupported(f"window {type(fn).__name__.lower()} over {inner.kind}")
+        return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
+                 n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)
