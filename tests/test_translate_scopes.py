@@ -239,3 +239,61 @@ def test_window_aggregates_with_running_frames(pg, runner, sql):
 def test_running_window_min_and_avg_are_pushed(pg, runner):
     same_rows(pg, runner, WINDOWS[0])
     same_rows(pg, runner, WINDOWS[2])
+
+
+# ------------------------------------------------------------------ 8. correlated sublinks
+
+CORRELATED_REFUSED = [
+    "SELECT c1 FROM ft4 a WHERE EXISTS (SELECT 1 FROM ft5 b WHERE b.c1 = a.c1 ORDER BY 1 LIMIT 1)",
+    "SELECT c1 FROM ft4 a WHERE EXISTS (SELECT b.c2 FROM ft5 b WHERE b.c1 = a.c1 "
+    "ORDER BY b.c2 LIMIT 2)",
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM ft5 b WHERE b.c1 = a.c1 ORDER BY 1 LIMIT 1) "
+    "THEN 1 ELSE 0 END FROM ft4 a",
+    "SELECT c1 FROM ft4 a ORDER BY (SELECT max(b.c2) FROM ft5 b WHERE b.c1 <= a.c1), c1",
+    "SELECT c1, (SELECT b.c2 FROM ft5 b WHERE b.c1 > a.c1 ORDER BY b.c1 LIMIT 1) FROM ft4 a",
+]
+
+
+@pytest.mark.parametrize("sql", CORRELATED_REFUSED)
+def test_correlated_sublinks_clickhouse_cannot_decorrelate_are_refused(pg, runner, sql):
+    assert "correlated" in refused(runner, sql)
+
+
+UNCORRELATED = [
+    "SELECT c1 FROM ft4 a WHERE EXISTS (SELECT 1 FROM ft5 b ORDER BY 1 LIMIT 1)",
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM ft5 b WHERE b.c1 > 90 ORDER BY 1 LIMIT 1) "
+    "THEN 1 ELSE 0 END FROM ft4 a",
+    "SELECT c1 FROM ft4 a WHERE EXISTS (SELECT 1 FROM ft5 b WHERE b.c1 = a.c1)",
+]
+
+
+@pytest.mark.parametrize("sql", UNCORRELATED)
+def test_sublinks_clickhouse_can_run(pg, runner, sql):
+    same_rows(pg, runner, sql)
+
+
+# ------------------------------------------------------------------ 9. outer join conditions
+
+OUTER_ON = [
+    "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 <= b.c1 WHERE a.c1 > 90",
+    "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 = b.c1 OR a.c1 = b.c2",
+    "SELECT a.c1, b.c1 FROM ft4 a RIGHT JOIN ft5 b ON a.c1 = b.c1 AND b.c1 > 10",
+]
+
+
+@pytest.mark.parametrize("sql", OUTER_ON)
+def test_outer_joins_clickhouse_cannot_hash_are_refused(runner, sql):
+    assert "JOIN" in refused(runner, sql)
+
+
+OUTER_ON_PUSHED = [
+    "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 = b.c1 AND b.c1 > 10",
+    "SELECT a.c1, b.c1 FROM ft4 a RIGHT JOIN ft5 b ON a.c1 = b.c1 AND a.c2 > 10",
+    "SELECT a.c1, b.c1 FROM ft4 a FULL JOIN ft5 b ON a.c1 = b.c1 AND a.c2 = b.c2 - 0",
+    "SELECT a.c1, b.c1 FROM ft4 a JOIN ft5 b ON a.c1 <= b.c1 WHERE b.c1 < 12",
+]
+
+
+@pytest.mark.parametrize("sql", OUTER_ON_PUSHED)
+def test_outer_join_conditions(pg, runner, sql):
+    same_rows_or_refused(pg, runner, sql)

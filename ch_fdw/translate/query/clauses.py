@@ -95,6 +95,13 @@ class Clauses:
         return " GROUP BY " + ", ".join(parts)
 
     def group_key(self, e, scope) -> str:
+        self._sort_or_group_keys = getattr(self, "_sort_or_group_keys", 0) + 1
+        try:
+            return self._group_key(e, scope)
+        finally:
+            self._sort_or_group_keys -= 1
+
+    def _group_key(self, e, scope) -> str:
         e = strip_parens(e)
         if isinstance(e, exp.Literal) and not e.is_string:
             raise Unsupported("GROUP BY position")
@@ -122,7 +129,12 @@ class Clauses:
                     raise Unsupported("ORDER BY position out of range")
                 v = outs[i][1]
             else:
-                v = self.value(e, scope)
+                # [correlated] flag sublinks in sort keys (predicates.py)
+                self._sort_or_group_keys = getattr(self, "_sort_or_group_keys", 0) + 1
+                try:
+                    v = self.value(e, scope)
+                finally:
+                    self._sort_or_group_keys -= 1
             keys.extend(self.sort_key(v, desc, nulls_first))
         # [const-keys] constant keys order nothing: no ORDER BY at all
         return " ORDER BY " + ", ".join(keys) if keys else ""
