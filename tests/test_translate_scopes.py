@@ -277,7 +277,7 @@ def test_sublinks_clickhouse_can_run(pg, runner, sql):
 OUTER_ON = [
     "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 <= b.c1 WHERE a.c1 > 90",
     "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 = b.c1 OR a.c1 = b.c2",
-    "SELECT a.c1, b.c1 FROM ft4 a RIGHT JOIN ft5 b ON a.c1 = b.c1 AND b.c1 > 10",
+    "SELECT a.c1, b.c1 FROM ft4 a FULL JOIN ft5 b ON a.c1 = b.c1 AND (a.c2 > 10 OR b.c2 < 50)",
 ]
 
 
@@ -287,6 +287,8 @@ def test_outer_joins_clickhouse_cannot_hash_are_refused(runner, sql):
 
 
 OUTER_ON_PUSHED = [
+    "SELECT a.c1, b.c1 FROM ft4 a RIGHT JOIN ft5 b ON a.c1 = b.c1 AND b.c1 > 10",
+    "SELECT a.c1, b.c1 FROM ft4 a FULL JOIN ft5 b ON a.c1 = b.c1 AND a.c2 > 50 AND b.c2 < 70",
     "SELECT a.c1, b.c1 FROM ft4 a LEFT JOIN ft5 b ON a.c1 = b.c1 AND b.c1 > 10",
     "SELECT a.c1, b.c1 FROM ft4 a RIGHT JOIN ft5 b ON a.c1 = b.c1 AND a.c2 > 10",
     "SELECT a.c1, b.c1 FROM ft4 a FULL JOIN ft5 b ON a.c1 = b.c1 AND a.c2 = b.c2 - 0",
@@ -297,3 +299,21 @@ OUTER_ON_PUSHED = [
 @pytest.mark.parametrize("sql", OUTER_ON_PUSHED)
 def test_outer_join_conditions(pg, runner, sql):
     same_rows_or_refused(pg, runner, sql)
+
+
+# ------------------------------------------------------------------ generated aliases
+
+def test_generated_aliases_never_name_a_remote_table(pg, ch):
+    """ClickHouse resolves `t2`.`c1` to table t2 before an alias t2."""
+    infos = {f"public.{t}": TableInfo(f"public.{t}", "s", remote, ch.infos[f"public.{t}"].columns)
+             for t, remote in (("ft4", "ft4"), ("ft5", "ft5"))}
+    ch.command("CREATE TABLE IF NOT EXISTS s.t1 AS s.ft4")
+    ch.command("CREATE TABLE IF NOT EXISTS s.t2 AS s.ft5")
+    for t, remote in (("ft4", "t1"), ("ft5", "t2")):
+        ch.command(f"INSERT INTO s.{remote} SELECT * FROM s.{t} WHERE (SELECT count() FROM s.{remote}) = 0")
+        infos[f"public.{t}"] = TableInfo(f"public.{t}", "s", remote, infos[f"public.{t}"].columns)
+    r = D.TranslatorRunner(pg, ch, infos, timezone=TZ)
+    for sql in ("SELECT min(a.c1), max(a.c1), count(*) FROM ft5 b CROSS JOIN ft4 a",
+                "SELECT a.c1, b.c2 FROM ft4 a JOIN ft5 b ON a.c1 = b.c1"):
+        same_rows(pg, r, sql)
+        assert "AS `t1`" not in r.translate(sql)[1].sql_template

@@ -142,8 +142,15 @@ class Context:
         return s
 
     def new_t(self):
-        self._t += 1
-        return f"t{self._t}"
+        # [names] never a remote table's or database's name: ClickHouse
+        # resolves `t2`.`x` to table t2 before the alias t2 (wrong rows)
+        if not hasattr(self, "_reserved"):
+            self._reserved = {n.lower() for info in self.tables.values()
+                              for n in (info.remote_table, info.remote_db)}
+        while True:
+            self._t += 1
+            if f"t{self._t}" not in self._reserved:
+                return f"t{self._t}"
 
     def new_c(self):
         self._c += 1

@@ -15,8 +15,8 @@ Rules owned here:
   [join-tree]    nested and parenthesised join trees keep every join: the
                  left operand is flattened left-deep; a tree on the right
                  only under a cross join without RIGHT/FULL joins inside.
-  [outer-join-on] outer joins only on cross-side equalities (plus filters
-                 on the nullable side); ON TRUE, inequalities, OR refused.
+  [outer-join-on] outer joins only on cross-side equalities (plus one-side
+                 filters); ON TRUE, inequalities, OR refused.
   [grouping-sets] outputs of a ROLLUP/CUBE/GROUPING SETS query are
                  Nullable (group_by_use_nulls turns NOT NULL keys Nullable).
   [bpchar]       character(n) columns are read without trailing spaces (PG
@@ -320,8 +320,9 @@ class Relations:
     def _check_outer_on(self, on, side, left_names, right_names):
         """[outer-join-on] An outer join's ON must be ANDed equalities between
         a left-only and a right-only expression (at least one), plus filters
-        on the nullable side of a LEFT/RIGHT join; anything else ClickHouse
-        refuses (error 403) or would evaluate as a pre-join filter."""
+        on one side each (ClickHouse applies those as join conditions, as
+        PostgreSQL does); anything else ClickHouse refuses (error 403), and
+        ON TRUE it runs as a cross join (losing the preserved rows)."""
         def sides(e):
             if any(isinstance(x, (exp.Select, exp.Subquery, exp.Exists)) for x in e.walk()):
                 return None
@@ -350,10 +351,9 @@ class Relations:
                     equalities += 1
                     continue
             s = sides(c)
-            nullable_side = {"LEFT": {"R"}, "RIGHT": {"L"}}.get(side)
-            if s is None or nullable_side is None or s != nullable_side:
+            if s is None or len(s) != 1:
                 raise Unsupported(f"{side} JOIN whose ON is not equalities between the two "
-                                  "sides (and filters on the nullable side)")
+                                  "sides (and filters on one side)")
         if not equalities:
             raise Unsupported(f"{side} JOIN without an equality between the two sides")
 
