@@ -317,3 +317,19 @@ def test_generated_aliases_never_name_a_remote_table(pg, ch):
                 "SELECT a.c1, b.c2 FROM ft4 a JOIN ft5 b ON a.c1 = b.c1"):
         same_rows(pg, r, sql)
         assert "AS `t1`" not in r.translate(sql)[1].sql_template
+
+
+GROUPING_SETS_EDGES = [
+    # PostgreSQL returns the () row over no input rows
+    "SELECT g, count(*) FROM ft4 WHERE c1 < 0 GROUP BY ROLLUP (g)",
+    "SELECT g, c2, count(*) FROM ft4 WHERE c1 < 0 GROUP BY CUBE (g, c2)",
+    "SELECT g, c2 % 2 AS p, count(*) FROM ft4 WHERE c1 < 9 GROUP BY ROLLUP (g, c2 % 2)",
+    # no aggregate: a NULL key group and the () row are two equal rows
+    "SELECT x, g FROM ft5 WHERE c1 = 15 GROUP BY GROUPING SETS ((x), (g), ())",
+    "SELECT x FROM ft5 WHERE c1 IN (15, 30) GROUP BY ROLLUP (x)",
+]
+
+
+@pytest.mark.parametrize("sql", GROUPING_SETS_EDGES)
+def test_grouping_sets_edges(pg, runner, sql):
+    same_rows(pg, runner, sql)

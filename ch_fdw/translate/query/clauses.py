@@ -7,6 +7,8 @@ Rules owned here:
                  first: sort_key, built on shared.sort_keys (the rule both
                  translators share).
   [collation]    text sort keys only under the C collation.
+  [rollup]       ROLLUP/CUBE are expanded to GROUPING SETS (ClickHouse's own
+                 return no () row over empty input).
   [const-keys]   constant GROUP BY keys are never sent as literals (ClickHouse
                  reads them as positions); constant ORDER BY keys are dropped.
 """
@@ -76,10 +78,18 @@ class Clauses:
                 group.set(key, (group.args.get(key) or []) + [e])
             else:
                 plain.append(self.group_key(e, scope))
+        # [rollup] ROLLUP/CUBE are sent as the GROUPING SETS they stand for:
+        # ClickHouse's ROLLUP/CUBE return no total row over no input rows
         for r in group.args.get("rollup") or []:
-            extra.append("ROLLUP(" + ", ".join(self.group_key(e, scope) for e in r.expressions) + ")")
+            ks = [self.group_key(e, scope) for e in r.expressions]
+            sets = [ks[:i] for i in range(len(ks), -1, -1)]
+            extra.append("GROUPING SETS (" + ", ".join(f"({', '.join(x)})" for x in sets) + ")")
         for c in group.args.get("cube") or []:
-            extra.append("CUBE(" + ", ".join(self.group_key(e, scope) for e in c.expressions) + ")")
+            ks = [self.group_key(e, scope) for e in c.expressions]
+            if len(ks) > 6:
+                raise Unsupported("CUBE over more than 6 keys")
+            sets = [[k for b, k in enumerate(ks) if m >> b & 1] for m in range((1 << len(ks)) - 1, -1, -1)]
+            extra.append("GROUPING SETS (" + ", ".join(f"({', '.join(x)})" for x in sets) + ")")
         for gs in group.args.get("grouping_sets") or []:
             sets = []
             for s in gs.expressions:

@@ -18,7 +18,8 @@ Rules owned here:
   [outer-join-on] outer joins only on cross-side equalities (plus one-side
                  filters); ON TRUE, inequalities, OR refused.
   [grouping-sets] outputs of a ROLLUP/CUBE/GROUPING SETS query are
-                 Nullable (group_by_use_nulls turns NOT NULL keys Nullable).
+                 Nullable (group_by_use_nulls turns NOT NULL keys Nullable);
+                 HAVING count() >= 0 keeps equal rows of different sets.
   [bpchar]       character(n) columns are read without trailing spaces (PG
                  ignores them); set-op branches must agree on n.
 """
@@ -198,6 +199,10 @@ class Relations:
         having_sql = ""
         if having is not None:
             having_sql = " HAVING " + self.pred(having.this, scope, False)
+        if gsets:
+            # [grouping-sets] without an aggregate ClickHouse merges equal rows
+            # of different grouping sets (a NULL key group and the () row)
+            having_sql = (having_sql + " AND" if having_sql else " HAVING") + " count() >= 0"
         # outputs
         outs = []
         cols = []
