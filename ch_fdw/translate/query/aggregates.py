@@ -5,15 +5,23 @@ aggregates, and window functions over PARTITION BY / ORDER BY.
 Rules owned here:
   [empty-agg]    sum/avg/min/max/... use the -OrNull combinator (PG returns
                  NULL over empty input or an empty FILTER).
+  [agg-level]    an aggregate over outer-query columns only is refused
+                 (relations.check_aggregate_level).
   [collation]    min/max/ordered aggregates over text only under C collation.
   [avg-scale]    avg(integer) with PostgreSQL's per-group result scale and exact
                  value (_avg_int).
   [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
-                 (...) with PG's default frame; explicit window frames
-                 (ROWS/RANGE ...) and lag/lead are refused.
+                 (...) with PG's default frame (RANGE UNBOUNDED PRECEDING ..
+                 CURRENT ROW, peers included, stated explicitly); only single
+                 aggregate calls become window functions (a guarded
+                 aggregate such as min/max of a float is refused), avg of
+                 int/numeric is refused (its per-row display scale); explicit
+                 window frames (ROWS/RANGE ...) and lag/lead are refused.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlglot import exp
 
@@ -22,8 +30,25 @@ from ..quoting import quote_string as qs
 from .context import T, _FLOATS, _TEXTS
 
 
+def _balanced(args: str) -> bool:
+    """args is one call's argument list: its parentheses never close early
+    (so `f(a) + g(b)` is not taken for one call)."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(args):
+        if ch == "'" and (i == 0 or args[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
 class Aggregates:
     def aggregate(self, node, scope, filt=None) -> T:
+        self.check_aggregate_level([node, filt], scope)                # [agg-level]
         within = None
         if isinstance(node, exp.WithinGroup):
             within = node.expression
@@ -219,6 +244,19 @@ class Aggregates:
         return T(bind(value), "numeric", scale=None, agg=True, dscale_sql=bind(rscale),
                  store_scale=cs, digits=digits)
 
+    def grouping(self, node, scope) -> T:
+        """[grouping] GROUPING(a, b): PostgreSQL's bit mask (bit set = key not
+        grouped in this row's set) is ClickHouse's grouping() under
+        force_grouping_standard_compatibility (the default since 22.9)."""
+        self.need((22, 9), "GROUPING()")
+        if not self.grouping_sets:
+            raise Unsupported("GROUPING() without ROLLUP/CUBE/GROUPING SETS")
+        args = [self.value(e, scope) for e in node.expressions]
+        if not args or len(args) > 31:
+            raise Unsupported("GROUPING() arity")
+        return T(f"toInt32(grouping({', '.join(a.sql for a in args)}))", "int", bits=32,
+                 nullable=False, agg=True)
+
     def _ordered_group_array(self, v: T, order, scope, cond) -> str:
         suffix = "If" if cond else ""
         c = f", {cond}" if cond else ""
@@ -260,7 +298,9 @@ class Aggregates:
                 nf = o.args.get("nulls_first")
                 keys += self.sort_key(self.value(o.this, scope), desc, desc if nf is None else bool(nf))
             if keys:
-                spec.append("ORDER BY " + ", ".join(keys))
+                # [windows] PostgreSQL's default frame with ORDER BY, peers included
+                spec.append("ORDER BY " + ", ".join(keys) +
+                            " RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
         if node.args.get("spec") is not None:
             raise Unsupported("explicit window frame")
         fname = type(fn).__name__.lower() if not isinstance(fn, exp.Anonymous) else str(fn.this).lower()
@@ -272,10 +312,26 @@ class Aggregates:
             return T(f"toInt64({f}(){over})", "int", bits=64, nullable=False)
         if fname in ("lag", "lead"):
             raise Unsupported("lag/lead")
+        if isinstance(fn, exp.Avg) and self.value(fn.this, scope).kind in ("int", "numeric"):
+            # [avg-scale] PostgreSQL shows avg(int/numeric) with a per-row
+            # display scale that a window sum / count does not reproduce
+            raise Unsupported("avg(integer/numeric) as a window function (per-row display scale)")
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
-            inner = self.aggregate(fn, scope)
-            if inner.kind == "numeric" and inner.scale is None:
-                raise Unsupported("avg(integer) as a window function (per-row scale)")
-            return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
-                     n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)
+            return self._window_agg(fn, scope, over)
         raise Unsupported(f"window function {fname}")
+
+    def _window_agg(self, fn, scope, over) -> T:
+        """An aggregate as a window function: only where the aggregate is a
+        single ClickHouse aggregate call (the guards some aggregates wrap
+        around it, if(...), are not window functions)."""
+        if isinstance(fn.this, exp.Distinct):
+            raise Unsupported("DISTINCT in a window aggregate")
+        inner = self.aggregate(fn, scope)
+        if inner.kind == "numeric" and inner.scale is None:
+            raise Unsupported("a per-row-scale aggregate as a window function")
+        m = re.fullmatch(r"([A-Za-z]+)\((.*)\)", inner.sql, re.S)
+        if m is None or not m.group(1).startswith(("count", "sum", "min", "max", "avg")) \
+                or not _balanced(m.group(2)):
+            raise Unsupported(f"window {type(fn).__name__.lower()} over {inner.kind}")
+        return T(inner.sql + over, inner.kind, scale=inner.scale, bits=inner.bits,
+                 n=inner.n, nullable=inner.nullable, maybe_nan=inner.maybe_nan)

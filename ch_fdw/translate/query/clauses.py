@@ -7,6 +7,10 @@ Rules owned here:
                  first: sort_key, built on shared.sort_keys (the rule both
                  translators share).
   [collation]    text sort keys only under the C collation.
+  [rollup]       ROLLUP/CUBE are expanded to GROUPING SETS (ClickHouse's own
+                 return no () row over empty input).
+  [const-keys]   constant GROUP BY keys are never sent as literals (ClickHouse
+                 reads them as positions); constant ORDER BY keys are dropped.
 """
 
 from __future__ import annotations
@@ -74,10 +78,18 @@ class Clauses:
                 group.set(key, (group.args.get(key) or []) + [e])
             else:
                 plain.append(self.group_key(e, scope))
+        # [rollup] ROLLUP/CUBE are sent as the GROUPING SETS they stand for:
+        # ClickHouse's ROLLUP/CUBE return no total row over no input rows
         for r in group.args.get("rollup") or []:
-            extra.append("ROLLUP(" + ", ".join(self.group_key(e, scope) for e in r.expressions) + ")")
+            ks = [self.group_key(e, scope) for e in r.expressions]
+            sets = [ks[:i] for i in range(len(ks), -1, -1)]
+            extra.append("GROUPING SETS (" + ", ".join(f"({', '.join(x)})" for x in sets) + ")")
         for c in group.args.get("cube") or []:
-            extra.append("CUBE(" + ", ".join(self.group_key(e, scope) for e in c.expressions) + ")")
+            ks = [self.group_key(e, scope) for e in c.expressions]
+            if len(ks) > 6:
+                raise Unsupported("CUBE over more than 6 keys")
+            sets = [[k for b, k in enumerate(ks) if m >> b & 1] for m in range((1 << len(ks)) - 1, -1, -1)]
+            extra.append("GROUPING SETS (" + ", ".join(f"({', '.join(x)})" for x in sets) + ")")
         for gs in group.args.get("grouping_sets") or []:
             sets = []
             for s in gs.expressions:
@@ -93,10 +105,22 @@ class Clauses:
         return " GROUP BY " + ", ".join(parts)
 
     def group_key(self, e, scope) -> str:
+        self._sort_or_group_keys = getattr(self, "_sort_or_group_keys", 0) + 1
+        try:
+            return self._group_key(e, scope)
+        finally:
+            self._sort_or_group_keys -= 1
+
+    def _group_key(self, e, scope) -> str:
         e = strip_parens(e)
         if isinstance(e, exp.Literal) and not e.is_string:
             raise Unsupported("GROUP BY position")
         v = self.value(e, scope)
+        if v.is_const:
+            # [const-keys] ClickHouse reads a literal key as a position
+            # (GROUP BY 5); a constant groups nothing, but a grouped query
+            # over no rows returns no rows, so keep it as a non-literal key
+            return f"identity({v.sql})"
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
             raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
@@ -115,9 +139,15 @@ class Clauses:
                     raise Unsupported("ORDER BY position out of range")
                 v = outs[i][1]
             else:
-                v = self.value(e, scope)
+                # [correlated] flag sublinks in sort keys (predicates.py)
+                self._sort_or_group_keys = getattr(self, "_sort_or_group_keys", 0) + 1
+                try:
+                    v = self.value(e, scope)
+                finally:
+                    self._sort_or_group_keys -= 1
             keys.extend(self.sort_key(v, desc, nulls_first))
-        return " ORDER BY " + ", ".join(keys)
+        # [const-keys] constant keys order nothing: no ORDER BY at all
+        return " ORDER BY " + ", ".join(keys) if keys else ""
 
     def sort_key(self, v: T, desc: bool, nulls_first: bool) -> list[str]:
         if v.is_const:

@@ -148,12 +148,14 @@ class Context:
         return s
 
     def new_t(self):
-        # ClickHouse resolves `t2`.`x` to a *table* named t2 before an alias
-        # t2 (wrong rows), so never use a referenced table's name as an alias.
-        taken = {t.remote_table.lower() for t in self.tables.values()}
+        # [names] never a remote table's or database's name: ClickHouse
+        # resolves `t2`.`x` to table t2 before the alias t2 (wrong rows)
+        if not hasattr(self, "_reserved"):
+            self._reserved = {n.lower() for info in self.tables.values()
+                              for n in (info.remote_table, info.remote_db)}
         while True:
             self._t += 1
-            if f"t{self._t}" not in taken:
+            if f"t{self._t}" not in self._reserved:
                 return f"t{self._t}"
 
     def new_c(self):

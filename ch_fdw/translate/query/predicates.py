@@ -9,6 +9,9 @@ Rules owned here:
                  lowers the subject with the UTF-8 case mapping and takes
                  only ASCII patterns; regex (~) only for a safe subset.
   [collation]    text <, <=, >, >= only under the C collation.
+  [correlated]   correlated subqueries only in shapes ClickHouse can
+                 decorrelate (no ORDER BY/LIMIT/windows/set operations, not
+                 in ORDER BY/GROUP BY keys).
   [float-cmp]    float comparisons handle NaN like PG (NaN = NaN, NaN above
                  every number).
 """
@@ -148,8 +151,11 @@ class Predicates:
             op = COMPLEMENT[op]
             quant = "ALL" if quant == "ANY" else "ANY"
         x = self.value(node.this, scope)
-        if isinstance(arr, (exp.Select, exp.Union, exp.Subquery)) or (
-                isinstance(arr, exp.Subquery)):
+        if isinstance(arr, exp.Array) and len(arr.expressions) == 1 and \
+                isinstance(strip_parens(arr.expressions[0]), (exp.Select, exp.Union, exp.Subquery)):
+            # [any-array-subquery] x op ANY (ARRAY(SELECT ...)) is x op ANY (SELECT ...)
+            arr = strip_parens(arr.expressions[0])
+        if isinstance(arr, (exp.Select, exp.Union, exp.Subquery)):
             if (quant, op) == ("ANY", "="):
                 return self._in_subquery(x, arr, scope, False)
             if (quant, op) == ("ALL", "<>"):
@@ -169,6 +175,9 @@ class Predicates:
 
     def array_elems(self, arr, scope) -> list:
         if isinstance(arr, exp.Array):
+            if any(isinstance(strip_parens(e), (exp.Select, exp.Union, exp.Subquery))
+                   for e in arr.expressions):
+                raise Unsupported("ARRAY(subquery)")
             return [self.value(e, scope) for e in arr.expressions]
         if isinstance(arr, exp.Cast) and isinstance(strip_parens(arr.this), exp.Literal) and arr.this.is_string:
             tname = pg_type_name(arr.to)
@@ -188,7 +197,25 @@ class Predicates:
             q = q.this
         sub = _Scope(parent=scope)
         sql, outs = self.query(q, sub)
+        if sub.outer_refs:
+            self._check_correlated(q)
         return sql, outs
+
+    def _check_correlated(self, q):
+        """[correlated] ClickHouse decorrelates only filters, projections,
+        joins and aggregation: a correlated subquery that sorts, limits,
+        windows or combines sets fails there (NOT_IMPLEMENTED, 'Cannot
+        decorrelate query'), as does one in ORDER BY or GROUP BY."""
+        if getattr(self, "_sort_or_group_keys", 0):
+            raise Unsupported("correlated subquery in ORDER BY/GROUP BY")
+        for n in q.walk():
+            if isinstance(n, (exp.Select, exp.Union, exp.Intersect, exp.Except)) and (
+                    n.args.get("order") or n.args.get("limit") or n.args.get("offset")):
+                raise Unsupported("correlated subquery with ORDER BY/LIMIT/OFFSET")
+            if isinstance(n, (exp.Union, exp.Intersect, exp.Except)):
+                raise Unsupported("correlated subquery with a set operation")
+            if isinstance(n, exp.Window):
+                raise Unsupported("correlated subquery with a window function")
 
     def _check_eq_types(self, a: T, b: T):
         ka, kb = a.kind, b.kind

@@ -12,6 +12,14 @@ Rules owned here:
                  INTERSECT ALL / EXCEPT ALL refused; branch types unified.
   [outer-join]   outer joins mark the nullable side and turn on
                  join_use_nulls (see context.py).
+  [join-tree]    nested and parenthesised join trees keep every join: the
+                 left operand is flattened left-deep; a tree on the right
+                 only under a cross join without RIGHT/FULL joins inside.
+  [outer-join-on] outer joins only on cross-side equalities (plus one-side
+                 filters); ON TRUE, inequalities, OR refused.
+  [grouping-sets] outputs of a ROLLUP/CUBE/GROUPING SETS query are
+                 Nullable (group_by_use_nulls turns NOT NULL keys Nullable);
+                 HAVING count() >= 0 keeps equal rows of different sets.
   [bpchar]       character(n) columns are read without trailing spaces (PG
                  ignores them); set-op branches must agree on n.
 """
@@ -42,6 +50,13 @@ class _Item:
     cols: dict                   # pg column name -> T (sql qualified)
     order: list                  # column names in order (for *)
     nullable: bool = False       # on the nullable side of an outer join
+
+
+def _is_paren_tree(node) -> bool:
+    """(a JOIN b ON ...) as sqlglot parses it: an alias-less Subquery around a
+    table or subquery node (which carries the joins)."""
+    return isinstance(node, exp.Subquery) and node.args.get("alias") is None and \
+        isinstance(strip_parens(node.this), (exp.Table, exp.Subquery))
 
 
 class Relations:
@@ -173,12 +188,21 @@ class Relations:
         group = node.args.get("group")
         group_sql = ""
         grouped = group is not None
+        gsets = False
         if group is not None:
+            gsets = bool(group.args.get("rollup") or group.args.get("cube") or
+                         group.args.get("grouping_sets") or
+                         any(isinstance(e, (exp.Rollup, exp.Cube, exp.GroupingSets))
+                             for e in group.expressions))
             group_sql = self.group_by(group, scope)
         having = node.args.get("having")
         having_sql = ""
         if having is not None:
             having_sql = " HAVING " + self.pred(having.this, scope, False)
+        if gsets:
+            # [grouping-sets] without an aggregate ClickHouse merges equal rows
+            # of different grouping sets (a NULL key group and the () row)
+            having_sql = (having_sql + " AND" if having_sql else " HAVING") + " count() >= 0"
         # outputs
         outs = []
         cols = []
@@ -192,6 +216,10 @@ class Relations:
             if v.kind == "null":
                 v = T("NULL", "text", const=None)
             v = self.materialize(v)
+            if gsets:
+                # [grouping-sets] group_by_use_nulls makes every key Nullable
+                v = T(v.sql, v.kind, nullable=True, scale=v.scale, bits=v.bits, n=v.n,
+                      maybe_nan=v.maybe_nan, agg=v.agg, decimal=v.decimal)
             nm = self.new_c()
             if top:
                 nm = f"r{len(cols) + 1}"
@@ -226,7 +254,26 @@ class Relations:
         return v
 
     def from_items(self, fr, joins, scope) -> str:
-        sql = self.from_item(fr.this, scope, flatten_ok=True)
+        sql = self.from_tree(fr.this, scope)
+        for j in joins:
+            sql = self.join(sql, j, scope)
+        return sql
+
+    def from_tree(self, node, scope: _Scope) -> str:
+        """A FROM item and the joins sqlglot hangs off it: `x JOIN y ON ...`
+        is x's node with joins=[y]; a parenthesised tree `(x JOIN y ON ...)`
+        is an alias-less Subquery around such a node, and may carry joins of
+        its own.  [join-tree] Every level's joins are emitted, left-deep (the
+        same join as PostgreSQL's where the tree is the left operand)."""
+        joins = node.args.get("joins") or []
+        base = node
+        if joins:
+            base = node.copy()
+            base.set("joins", None)
+        if _is_paren_tree(base):
+            sql = self.from_tree(strip_parens(base.this), scope)
+        else:
+            sql = self.from_item(base, scope)
         for j in joins:
             sql = self.join(sql, j, scope)
         return sql
@@ -237,12 +284,29 @@ class Relations:
         if j.args.get("using"):
             raise Unsupported("JOIN ... USING")
         if kind in ("SEMI", "ANTI", "ASOF") or j.args.get("method"):
-            raise Unsupported(f"{kind} JOIN")
+            raise Unsupported(f"{kind or j.args.get('method')} JOIN")
         on = j.args.get("on")
         first = len(scope.items)
-        right_sql = self.from_item(j.this, scope, flatten_ok=(kind == "CROSS" or on is None)
-                                   and not side)
+        right = j.this
+        if _is_paren_tree(right) or right.args.get("joins"):
+            # [join-tree] a tree on the right is flattened: `x CROSS JOIN (a
+            # JOIN b ON ab)` is `x CROSS JOIN a JOIN b ON ab` (ab cannot see
+            # x) unless the tree preserves rows of its left side (RIGHT/FULL
+            # joins inside would then be applied to x too)
+            if on is not None or side:
+                raise Unsupported("nested join tree on the right of a qualified join")
+            if any((jj.args.get("side") or "").upper() in ("RIGHT", "FULL")
+                   for jj in right.find_all(exp.Join)):
+                raise Unsupported("RIGHT/FULL join inside a cross-joined join tree")
+            return f"{left_sql} CROSS JOIN {self.from_tree(right, scope)}"
+        right_sql = self.from_item(right, scope)
+        left_names = {it.name for it in scope.items[:first]}
+        right_names = {it.name for it in scope.items[first:]}
         if side in ("LEFT", "RIGHT", "FULL"):
+            if on is None:
+                raise Unsupported("outer join without ON")
+            # [outer-join-on] ClickHouse runs outer joins as hash joins
+            self._check_outer_on(on, side, left_names, right_names)
             self.outer_join = True                                   # [outer-join]
             nullable_items = []
             if side in ("LEFT", "FULL"):
@@ -251,46 +315,61 @@ class Relations:
                 nullable_items += scope.items[:first]
             for it in nullable_items:
                 it.nullable = True
-            if on is None:
-                raise Unsupported("outer join without ON")
             cond = self.pred(on, scope, False)
             return f"{left_sql} {side} JOIN {right_sql} ON {cond}"
         if kind == "CROSS" or on is None:
             return f"{left_sql} CROSS JOIN {right_sql}"
-        if right_sql.startswith("\0JOINTREE"):
-            raise Unsupported("nested join tree on the right of a join")
         cond = self.pred(on, scope, False)
         return f"{left_sql} INNER JOIN {right_sql} ON {cond}"
 
-    def from_item(self, node, scope: _Scope, flatten_ok=False) -> str:
-        if isinstance(node, exp.Subquery) and node.args.get("alias") is None and \
-                isinstance(strip_parens(node.this), (exp.Table, exp.Subquery)):
-            # a parenthesised join tree: (a LEFT JOIN b ON ...).  Its items join
-            # the current scope; written without parentheses, which is the
-            # same join only where it is the first FROM item or cross-joined
-            # (its ON clauses cannot reference items outside it).
-            if not flatten_ok:
-                raise Unsupported("nested join tree in this position")
-            inner = strip_parens(node.this)
-            if isinstance(inner, exp.Table) and inner.args.get("joins"):
-                base = inner.copy()
-                base.set("joins", None)
-                sql = self.from_item(base, scope, flatten_ok=True)
-                for j in inner.args["joins"]:
-                    sql = self.join(sql, j, scope)
-                return sql
-            return self.from_item(inner, scope, flatten_ok=True)
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) \
-                and not node.args.get("joins"):
+    def _check_outer_on(self, on, side, left_names, right_names):
+        """[outer-join-on] An outer join's ON must be ANDed equalities between
+        a left-only and a right-only expression (at least one), plus filters
+        on one side each (ClickHouse applies those as join conditions, as
+        PostgreSQL does); anything else ClickHouse refuses (error 403), and
+        ON TRUE it runs as a cross join (losing the preserved rows)."""
+        def sides(e):
+            if any(isinstance(x, (exp.Select, exp.Subquery, exp.Exists)) for x in e.walk()):
+                return None
+            out = set()
+            for c in e.find_all(exp.Column):
+                if c.table in left_names and c.table not in right_names:
+                    out.add("L")
+                elif c.table in right_names and c.table not in left_names:
+                    out.add("R")
+                else:
+                    return None
+            return out
+
+        def conjuncts(e):
+            e = strip_parens(e)
+            if isinstance(e, exp.And):
+                return conjuncts(e.this) + conjuncts(e.expression)
+            return [e]
+
+        equalities = 0
+        for c in conjuncts(on):
+            if isinstance(c, exp.EQ):
+                a, b = sides(c.this), sides(c.expression)
+                if a is not None and b is not None and {frozenset(a), frozenset(b)} == \
+                        {frozenset("L"), frozenset("R")}:
+                    equalities += 1
+                    continue
+            s = sides(c)
+            if s is None or len(s) != 1:
+                raise Unsupported(f"{side} JOIN whose ON is not equalities between the two "
+                                  "sides (and filters on one side)")
+        if not equalities:
+            raise Unsupported(f"{side} JOIN without an equality between the two sides")
+
+    def from_item(self, node, scope: _Scope) -> str:
+        """One FROM item without joins: a table, a CTE or a derived table."""
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
             return self.table(node, scope)
         if isinstance(node, exp.Subquery):
             inner = node.this
             alias = node.args.get("alias")
             if alias is None:
-                # parenthesised join tree: (a LEFT JOIN b ON ...)
-                if isinstance(inner, exp.Table) or (isinstance(inner, exp.Select) is False and
-                                                     hasattr(inner, "args")):
-                    pass
                 raise Unsupported("subquery in FROM without alias")
             if node.args.get("lateral") or isinstance(node.parent, exp.Lateral):
                 raise Unsupported("LATERAL")
@@ -302,20 +381,8 @@ class Relations:
             names = [c.name for c in alias.columns] if alias.columns else []
             return self._add_derived(scope, alias.this.name if alias.this else alias.name,
                                      sql, outs, names)
-        if isinstance(node, exp.Table) and isinstance(node.this, (exp.Select, exp.Union)):
-            raise Unsupported("unsupported FROM item")
         if isinstance(node, exp.Lateral):
             raise Unsupported("LATERAL")
-        if isinstance(node, exp.Paren) or (isinstance(node, exp.Table) and node.args.get("joins")):
-            pass
-        if isinstance(node, exp.Table) and node.args.get("joins"):
-            # (a JOIN b ON ...) parsed as a Table with joins
-            sql = self.from_item(node.this, scope)
-            for j in node.args["joins"]:
-                sql = self.join(sql, j, scope)
-            return sql
-        if isinstance(node, exp.Paren):
-            return self.from_item(node.this, scope)
         raise Unsupported(f"FROM item {type(node).__name__}")
 
     def _add_derived(self, scope, refname, sql, outs, colnames) -> str:
@@ -428,6 +495,39 @@ class Relations:
         if kind == "text" and pg is not None and pg.has_typmod:
             kind = "text"
         return T(ref, kind, nullable=nullable)
+
+    def column_depth(self, col: exp.Column, scope: _Scope) -> int | None:
+        """How many query levels up col is bound (0: this level), None if
+        not found; no side effects (see resolve)."""
+        s, depth = scope, 0
+        while s is not None:
+            for it in s.items:
+                if (not col.table or it.name == col.table) and col.name in it.cols:
+                    return depth
+            s = s.parent
+            depth += 1
+        return None
+
+    def check_aggregate_level(self, nodes, scope: _Scope):
+        """[agg-level] An aggregate belongs to the nearest query level its
+        columns are bound to (PostgreSQL's agglevelsup): SELECT (SELECT
+        count(t.x)) FROM t counts t's rows in the outer query.  ClickHouse
+        would evaluate it in the subquery: such aggregates are refused."""
+        depths = []
+        for n in nodes:
+            if n is None:
+                continue
+            home = n.find_ancestor(exp.Select)
+            for c in n.find_all(exp.Column):
+                if c.find_ancestor(exp.Select) is not home:
+                    continue          # a column of a subquery inside the aggregate
+                d = self.column_depth(c, scope)
+                if d is None:
+                    raise Unsupported(f"column {c.sql()} not found")
+                depths.append(d)
+        if depths and min(depths) > 0:
+            raise Unsupported("aggregate over outer-query columns only (it belongs to the "
+                              "outer query)")
 
     def resolve(self, col: exp.Column, scope: _Scope) -> T:
         if col.args.get("db") or col.args.get("catalog"):

@@ -90,6 +90,8 @@ class Values:
             return self.scalar_subquery(node, scope)
         if isinstance(node, exp.Window):
             return self.window(node, scope)
+        if isinstance(node, exp.Grouping):
+            return self.grouping(node, scope)
         if isinstance(node, exp.Filter):
             return self.aggregate(node.this, scope, filt=node.expression.this)
         if isinstance(node, exp.AggFunc) or (isinstance(node, exp.Anonymous) and
