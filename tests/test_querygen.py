@@ -42,8 +42,18 @@ def qgen_dbs(postgresql_proc):
 _loaded: dict[str, dict[str, str]] = {}
 
 
+def _schema_exists(dsn: str, schema: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as c:
+        return c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is not None
+
+
 def foreign_schemas(engine, qgen_dbs) -> dict[str, str]:
-    """{collation: foreign schema} for engine (ClickHouse data loaded once)."""
+    """{collation: foreign schema} for engine (ClickHouse data loaded once,
+    again if a database was re-created since, e.g. by a second import of
+    this module's session fixture)."""
+    if engine.name in _loaded and not all(_schema_exists(qgen_dbs[c], s)
+                                          for c, s in _loaded[engine.name].items()):
+        del _loaded[engine.name]
     if engine.name not in _loaded:
         QD.load_clickhouse(engine, G.data())
         _loaded[engine.name] = {}
