@@ -205,7 +205,7 @@ class NativeConnection(Connection):
             return errors.clickhouse_error(exc.code, exc.message, context=context).scrubbed(self.config.password)
         connecting = context == "could not connect to ClickHouse"
         if isinstance(exc, WaitTimeout) and not connecting:
-            return _receive_timeout_error(where, exc)
+            return exc.error(where)
         if isinstance(exc, cherr.UnexpectedPacketFromServerError) and "expected Hello" in str(exc):
             # An HTTP server answers the native Hello with "HTTP/1.x 400 ...".
             return ChFdwError(f"could not connect to ClickHouse server at {where} (native protocol): "
@@ -413,7 +413,7 @@ class HttpConnection(Connection):
         timeout, self.waits.last_timeout = self.waits.last_timeout, None
         where = f"{self.config.host}:{self.config.port}"
         if timeout is not None and context is None:
-            return _receive_timeout_error(where, timeout)
+            return timeout.error(where)
         if timeout is not None:
             return ChFdwError(f"could not connect to ClickHouse server at {where} (http protocol)",
                               errors.UNABLE_TO_CONNECT, detail=timeout.strerror,
@@ -552,13 +552,6 @@ class HttpConnection(Connection):
             self._pool.clear()
         except Exception:
             pass
-
-
-def _receive_timeout_error(where: str, timeout: WaitTimeout) -> ChFdwError:
-    return ChFdwError(f"lost connection to ClickHouse server at {where}: {timeout.strerror}",
-                      errors.CONNECTION_FAILURE,
-                      hint=f"The server option {timeout.option} bounds each wait for ClickHouse "
-                           "(0 = no limit); raise it if queries take longer to send data.")
 
 
 @dataclass

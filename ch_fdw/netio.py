@@ -88,6 +88,14 @@ class WaitTimeout(TimeoutError):
         self.seconds = seconds
         self.option = option
 
+    def error(self, where: str):
+        """The PostgreSQL error for this timeout on the connection to where."""
+        from ch_fdw import errors
+        return errors.ChFdwError(
+            f"lost connection to ClickHouse server at {where}: {self.strerror}", errors.CONNECTION_FAILURE,
+            hint=f"The server option {self.option} bounds each wait for ClickHouse "
+                 "(0 = no limit); raise it if queries take longer to send data.")
+
 
 class Waits:
     """The limits for one ch_fdw connection's sockets, and the last
