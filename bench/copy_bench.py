@@ -9,6 +9,10 @@ devserver with clickhouse-connect):
   * direct:  the driver's own insert of the same rows as Python tuples
     (clickhouse-driver `execute("INSERT ... VALUES", rows)`,
     clickhouse-connect `insert(table, rows)`), rows built before timing.
+  * column list: the same rows into a table with two more columns, one
+    DEFAULT and one MATERIALIZED, that the foreign table also declares:
+    `COPY ft (i, f, s, t) FROM STDIN` vs the driver's INSERT naming the
+    same four columns; both leave the other two to ClickHouse.
 Prints rows/s, the ratio ch_fdw/direct, and the backend's peak RSS (VmHWM)
 for a small and the full load in fresh backends (equal peaks = flat memory).
 
@@ -17,24 +21,20 @@ Run: python bench/copy_bench.py [--rows N]   (as a non-root user, like bench/str
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import sys
+import time
 from pathlib import Path
 
-# This file is named copy.py: keep its directory off sys.path so that
-# `import copy` elsewhere gets the standard library module.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import psycopg
 
-import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from write_servers import write_servers  # noqa: E402
 
-import psycopg  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dev"))
-from servers import DevServer, Postgres, free_port, start_clickhouse_18  # noqa: E402
-
-DDL = "CREATE TABLE {t} (i Int64, f Float64, s String, t DateTime('UTC')) ENGINE = MergeTree ORDER BY i"
+COLUMNS = "i Int64, f Float64, s String, t DateTime('UTC')"
+DEFAULTED = ", d String DEFAULT concat('d', toString(i)), m Int64 MATERIALIZED i * 2"
+DDL = "CREATE TABLE {t} ({cols}) ENGINE = MergeTree ORDER BY i"
 EPOCH = 1_700_000_000
 
 
@@ -60,13 +60,13 @@ def vm_kib(pid: int, field: str) -> int:
     return 0
 
 
-def via_ch_fdw(pg: Postgres, ft: str, data: bytes, rows: int, count) -> dict:
+def via_ch_fdw(pg, ft: str, data: bytes, rows: int, count, column_list: str = "") -> dict:
     with psycopg.connect(pg.dsn, autocommit=True) as c:
         pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
         c.execute(f"SELECT count(*) FROM {ft}").fetchone()      # load Python, connect
         base = vm_kib(pid, "VmRSS")
         t0 = time.perf_counter()
-        with c.cursor().copy(f"COPY {ft} FROM STDIN") as cp:
+        with c.cursor().copy(f"COPY {ft} {column_list} FROM STDIN") as cp:
             view = memoryview(data)
             for off in range(0, len(data), 1 << 20):
                 cp.write(view[off:off + (1 << 20)])
@@ -84,69 +84,63 @@ def main() -> None:
     n = args.rows
     small = max(n // 10, 1)
 
-    tmp = Path(tempfile.mkdtemp(prefix="ch_fdw-bench-copy-"))
-    pg = Postgres(tmp / "pg", free_port()).start()
-    ch18 = start_clickhouse_18(tmp / "ch18", free_port(), free_port())
-    (tmp / "devserver").mkdir()
-    dev = DevServer(tmp / "devserver" / "data", free_port()).start()
-    try:
-        from clickhouse_driver import Client
-        import clickhouse_connect
-        native = Client("127.0.0.1", port=ch18.tcp_port)
-        http = clickhouse_connect.get_client(host="127.0.0.1", port=dev.http_port)
-        clients = {
-            "native": (lambda sql: native.execute(sql), lambda t, rows: native.execute(
-                f"INSERT INTO {t} (i, f, s, t) VALUES", rows),
-                lambda sql: native.execute(sql)[0][0]),
-            "http": (lambda sql: http.command(sql), lambda t, rows: http.insert(
-                t, rows, column_names=["i", "f", "s", "t"]),
-                lambda sql: http.query(sql).result_rows[0][0]),
-        }
+    with write_servers("ch_fdw-bench-copy-") as servers:
+        pg = servers.pg
         with psycopg.connect(pg.dsn, autocommit=True) as c:
-            c.execute("CREATE EXTENSION ch_fdw")
-            for name, port in (("native", ch18.tcp_port), ("http", dev.http_port)):
-                c.execute(f"CREATE SERVER {name} FOREIGN DATA WRAPPER ch_fdw "
-                          f"OPTIONS (host '127.0.0.1', port '{port}', protocol '{name}')")
-                c.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {name}")
+            for t in servers.targets:
                 for tag in ("fdw", "fdwsmall"):
-                    c.execute(f"CREATE FOREIGN TABLE {name}_{tag} (i bigint, f float8, s text, t timestamptz) "
-                              f"SERVER {name} OPTIONS (table_name 'w_{tag}')")
+                    c.execute(f"CREATE FOREIGN TABLE {t.name}_{tag} (i bigint, f float8, s text, t timestamptz) "
+                              f"SERVER {t.name} OPTIONS (table_name 'w_{tag}')")
+                c.execute(f"CREATE FOREIGN TABLE {t.name}_fdwcols (i bigint, f float8, s text, t timestamptz, "
+                          f"d text, m bigint) SERVER {t.name} OPTIONS (table_name 'w_fdwcols')")
 
         print(f"building {n:,} rows ...", flush=True)
         rows = make_rows(n)
         data = copy_text(n)
         data_small = copy_text(small)
+        four = ["i", "f", "s", "t"]
         results = []
-        for name, (command, insert, scalar) in clients.items():
-            for t in ("w_fdw", "w_fdwsmall", "w_direct"):
-                command(f"DROP TABLE IF EXISTS {t}")
-                command(DDL.format(t=t))
+        for t in servers.targets:
+            for name, cols in (("w_fdw", COLUMNS), ("w_fdwsmall", COLUMNS), ("w_direct", COLUMNS),
+                               ("w_fdwcols", COLUMNS + DEFAULTED), ("w_directcols", COLUMNS + DEFAULTED)):
+                t.command(f"DROP TABLE IF EXISTS {name}")
+                t.command(DDL.format(t=name, cols=cols))
             t0 = time.perf_counter()
-            insert("w_direct", rows)
+            t.insert("w_direct", four, rows)
             direct_s = time.perf_counter() - t0
-            assert scalar("SELECT count() FROM w_direct") == n
-            small_r = via_ch_fdw(pg, f"{name}_fdwsmall", data_small, small,
-                                 lambda: scalar("SELECT count() FROM w_fdwsmall"))
-            full_r = via_ch_fdw(pg, f"{name}_fdw", data, n, lambda: scalar("SELECT count() FROM w_fdw"))
-            same = scalar("SELECT count() FROM (SELECT i, f, s, t FROM w_fdw EXCEPT SELECT i, f, s, t "
-                          "FROM w_direct)") if name == "http" else \
-                scalar("SELECT sum(cityHash64(i, f, s, t)) FROM w_fdw") - \
-                scalar("SELECT sum(cityHash64(i, f, s, t)) FROM w_direct")
-            results.append((name, n / direct_s, direct_s, full_r, small_r, same))
+            assert t.scalar("SELECT count() FROM w_direct") == n
+            small_r = via_ch_fdw(pg, f"{t.name}_fdwsmall", data_small, small,
+                                 lambda: t.scalar("SELECT count() FROM w_fdwsmall"))
+            full_r = via_ch_fdw(pg, f"{t.name}_fdw", data, n, lambda: t.scalar("SELECT count() FROM w_fdw"))
+            results.append((t.name, n / direct_s, full_r, small_r, same(t, "w_fdw", "w_direct", four)))
+            t0 = time.perf_counter()
+            t.insert("w_directcols", four, rows)
+            direct_s = time.perf_counter() - t0
+            cols_r = via_ch_fdw(pg, f"{t.name}_fdwcols", data, n, lambda: t.scalar("SELECT count() FROM w_fdwcols"),
+                                column_list="(i, f, s, t)")
+            results.append((t.name + " (i,f,s,t)", n / direct_s, cols_r, None,
+                            same(t, "w_fdwcols", "w_directcols", four + ["d", "m"])))
 
         print(f"\nch_fdw COPY benchmark: {n:,} rows (Int64, Float64, String, DateTime) into MergeTree")
-        print(f"{'protocol':<8} {'direct rows/s':>14} {'ch_fdw rows/s':>14} {'ratio':>6} "
+        print(f"{'load':<18} {'direct rows/s':>14} {'ch_fdw rows/s':>14} {'ratio':>6} "
               f"{'RSS before':>11} {'peak RSS':>9} {'peak @' + format(small, ','):>14} {'same data':>10}")
-        for name, direct_rps, _, full, sm, same in results:
-            print(f"{name:<8} {direct_rps:>14,.0f} {full['rows_per_s']:>14,.0f} "
+        for name, direct_rps, full, sm, same_data in results:
+            small_peak = f"{sm['peak_rss_mib']:>12.1f}Mi" if sm else f"{'-':>14}"
+            print(f"{name:<18} {direct_rps:>14,.0f} {full['rows_per_s']:>14,.0f} "
                   f"{full['rows_per_s'] / direct_rps:>6.2f} {full['rss_before_mib']:>9.1f}Mi "
-                  f"{full['peak_rss_mib']:>7.1f}Mi {sm['peak_rss_mib']:>12.1f}Mi {'yes' if same == 0 else 'NO'}")
+                  f"{full['peak_rss_mib']:>7.1f}Mi {small_peak} {'yes' if same_data else 'NO'}")
         print("(direct = the driver inserting prebuilt Python tuples; ch_fdw = COPY FROM STDIN of the "
-              "same rows as text; peak RSS = backend VmHWM, fresh backend per load)")
-    finally:
-        dev.stop()
-        ch18.stop()
-        pg.stop()
+              "same rows as text; (i,f,s,t) = both name those columns of a table with a DEFAULT and a "
+              "MATERIALIZED column; peak RSS = backend VmHWM, fresh backend per load)")
+
+
+def same(t, a: str, b: str, cols: list[str]) -> bool:
+    """The two tables hold the same rows (defaulted columns included)."""
+    c = ", ".join(cols)
+    if t.name == "http":
+        return t.scalar(f"SELECT count() FROM (SELECT {c} FROM {a} EXCEPT SELECT {c} FROM {b})") == 0
+    # ClickHouse 18.16 has no EXCEPT
+    return t.scalar(f"SELECT sum(cityHash64({c})) FROM {a}") == t.scalar(f"SELECT sum(cityHash64({c})) FROM {b}")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,36 @@ def encoders(ctx: dict, conn: Connection, ref, attnums: list[int]) -> list[Colum
     return out
 
 
+ASYNC_INSERT_SINCE = (21, 11)
+
+
+def async_insert_option(ctx: dict) -> dict:
+    """ClickHouse's async_insert settings when the async_insert option is on
+    (the foreign table's over the server's)."""
+    from .options import parse_bool
+
+    def option(name: str, default: bool) -> bool:
+        v = ctx["table"].get(name, ctx["server"].get(name))
+        return default if v is None else parse_bool(name, v)
+
+    if not option("async_insert", False):
+        return {}
+    return {"async_insert": "1", "wait_for_async_insert": "1" if option("wait_for_async_insert", True) else "0"}
+
+
+def async_insert_settings(ctx: dict, conn: Connection) -> dict:
+    """async_insert_option(), refused before anything is sent on a server
+    older than 21.11, which has no such setting."""
+    out = async_insert_option(ctx)
+    if out and tuple(conn.server_version) < ASYNC_INSERT_SINCE:
+        have = ".".join(str(p) for p in conn.server_version)
+        raise ChFdwError(f"option async_insert of foreign table {ctx['relname']} needs ClickHouse 21.11 or later; "
+                         f"the server is ClickHouse {have}", errors.FEATURE_NOT_SUPPORTED,
+                         hint="Drop the option (ALTER SERVER/FOREIGN TABLE ... OPTIONS (DROP async_insert)); "
+                              "on this server, batch rows into fewer INSERT or COPY statements instead.")
+    return out
+
+
 def batch_size_of(ctx: dict) -> int:
     v = ctx["table"].get("batch_size") or ctx["server"].get("batch_size")
     return int(v) if v else DEFAULT_BATCH_SIZE
@@ -100,6 +130,7 @@ def plan_insert(ctx: dict, attnums: list[int]) -> None:
     ref = table_ref(ctx)
     conn.forget(ref.db, ref.table)
     encoders(ctx, conn, ref, attnums)
+    async_insert_settings(ctx, conn)
 
 
 class Writer:
@@ -112,7 +143,8 @@ class Writer:
         self.encoders = encoders(ctx, self.conn, self.ref, attnums)
         self.batch_size = batch_size_of(ctx)
         from .options import parse_settings
-        self.settings = parse_settings(ctx["server"].get("insert_settings", ""))
+        self.settings = async_insert_settings(ctx, self.conn)
+        self.settings.update(parse_settings(ctx["server"].get("insert_settings", "")))
         self.settings.update(parse_settings(ctx["table"].get("insert_settings", "")))
         self.rows_sent = 0
         self.batches_sent = 0
@@ -184,4 +216,6 @@ def explain_insert(ctx: dict, attnums: list[int]) -> str:
     by_attnum = {c["attnum"]: c for c in ctx["columns"]}
     cols = ", ".join(quote_identifier(by_attnum[a]["options"].get("column_name", by_attnum[a]["name"]))
                      for a in attnums)
-    return f"INSERT INTO {quote_identifier(ref.db)}.{quote_identifier(ref.table)} ({cols}) VALUES"
+    settings = "".join(f" SETTINGS {', '.join(f'{k} = {v}' for k, v in a.items())}"
+                       for a in [async_insert_option(ctx)] if a)
+    return f"INSERT INTO {quote_identifier(ref.db)}.{quote_identifier(ref.table)} ({cols}){settings} VALUES"

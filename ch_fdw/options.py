@@ -123,6 +123,9 @@ SERVER_OPTIONS: dict[str, OptionSpec] = {
     "settings": OptionSpec(_settings, "ClickHouse settings sent with every query"),
     "batch_size": OptionSpec(_int_checker(1, 1_000_000), "rows per INSERT sent to ClickHouse (default 65536)"),
     "insert_settings": OptionSpec(_settings, "ClickHouse settings sent with every INSERT (e.g. insert_deduplication_token)"),
+    "async_insert": OptionSpec(parse_bool, "send INSERTs with ClickHouse's async_insert (server >= 21.11; default false)"),
+    "wait_for_async_insert": OptionSpec(parse_bool,
+                                        "with async_insert: wait until ClickHouse has stored the rows (default true)"),
 }
 
 USER_MAPPING_OPTIONS: dict[str, OptionSpec] = {
@@ -136,6 +139,8 @@ TABLE_OPTIONS: dict[str, OptionSpec] = {
     "fetch_size": SERVER_OPTIONS["fetch_size"],
     "batch_size": SERVER_OPTIONS["batch_size"],
     "insert_settings": SERVER_OPTIONS["insert_settings"],
+    "async_insert": SERVER_OPTIONS["async_insert"],
+    "wait_for_async_insert": SERVER_OPTIONS["wait_for_async_insert"],
 }
 
 COLUMN_OPTIONS: dict[str, OptionSpec] = {

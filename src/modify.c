@@ -35,6 +35,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/planmain.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -474,13 +475,53 @@ chEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	end_insert(rinfo);
 }
 
-static void
-chBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+/*
+ * Columns a COPY (or a row routed through a partitioned table) carries a
+ * value for: those it lists (the RTE's insertedCols: COPY's column list, or
+ * the INSERT's), those PostgreSQL fills from a DEFAULT of the target (the
+ * root's for routed rows, as COPY and the rewriter use it) and generated
+ * ones.  The others are left to ClickHouse's defaults, as INSERT leaves
+ * them; an explicit NULL in a listed column is sent as NULL.  Every column
+ * when a BEFORE ROW trigger may set any, and for rows an UPDATE or MERGE
+ * moves into this partition (their values all come from the old row).
+ */
+static List *
+copy_attrs(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	Relation	rel = rinfo->ri_RelationDesc;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Relation	root = rinfo->ri_RootResultRelInfo ? rinfo->ri_RootResultRelInfo->ri_RelationDesc : rel;
+	Bitmapset  *given = NULL;
+	bool		all_columns;
 	List	   *attrs = NIL;
 	int			i;
+
+	all_columns = mtstate->operation != CMD_INSERT ||
+		(rinfo->ri_RangeTableIndex == 0 && rinfo->ri_RootResultRelInfo == NULL) ||
+		(rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row);
+	if (!all_columns)
+		given = ExecGetInsertedCols(rinfo, mtstate->ps.state);
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i - 1);
+		AttrNumber	rootatt = i;
+
+		if (att->attisdropped)
+			continue;
+		if (root != rel)
+			rootatt = get_attnum(RelationGetRelid(root), NameStr(att->attname));
+		if (all_columns || att->attgenerated ||
+			bms_is_member(i - FirstLowInvalidHeapAttributeNumber, given) ||
+			(rootatt != InvalidAttrNumber && build_column_default(root, rootatt) != NULL))
+			attrs = lappend_int(attrs, i);
+	}
+	return attrs;
+}
+
+static void
+chBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	List	   *attrs;
 
 	if (mtstate != NULL && mtstate->ps.plan != NULL &&
 		((ModifyTable *) mtstate->ps.plan)->onConflictAction != ONCONFLICT_NONE)
@@ -488,10 +529,7 @@ chBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ch_fdw does not support INSERT ... ON CONFLICT"),
 				 errdetail("ClickHouse has no unique constraints to detect a conflict with.")));
-	/* COPY and routed rows carry every column. */
-	for (i = 1; i <= tupdesc->natts; i++)
-		if (!TupleDescAttr(tupdesc, i - 1)->attisdropped)
-			attrs = lappend_int(attrs, i);
+	attrs = copy_attrs(mtstate, rinfo);
 	begin_insert(mtstate->ps.state, rinfo, attrs, 0);
 }
 

@@ -9,7 +9,7 @@ import datetime as dt
 import psycopg
 import pytest
 
-from helpers import foreign_table
+from helpers import explain, foreign_table
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,34 @@ def test_orm_save_sets_key_columns_to_their_values(pg, engine, server, uniq):
     with pytest.raises(psycopg.errors.FeatureNotSupported, match='column "d"'):
         pg.execute(f"UPDATE {uniq} SET d = %s, s = 'X' WHERE s <> ''", (d1,))
     assert engine.query(f"SELECT id, s FROM default.{uniq} ORDER BY id") == [(1, "A"), (2, "B")]
+
+
+def test_async_insert_option(pg, engine, server, uniq):
+    """async_insert sends ClickHouse's async_insert settings; a server older
+    than 21.11 has none, so the INSERT (and COPY) is refused before anything
+    is sent, naming the server's version."""
+    foreign_table(pg, engine, server, uniq, "id UInt32, s String DEFAULT 'd'", "id int, s text")
+    with pytest.raises(psycopg.errors.FdwInvalidAttributeValue, match="async_insert"):
+        pg.execute(f"ALTER FOREIGN TABLE {uniq} OPTIONS (ADD async_insert 'maybe')")
+    pg.execute(f"ALTER FOREIGN TABLE {uniq} OPTIONS (ADD async_insert 'true', ADD wait_for_async_insert 'on')")
+    if engine.version < (21, 11):
+        v = r"\.".join(str(p) for p in engine.version)
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match=rf"needs ClickHouse 21\.11 or later; "
+                                                                       rf"the server is ClickHouse {v}"):
+            pg.execute(f"INSERT INTO {uniq} (id) VALUES (1)")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="async_insert"):
+            with pg.cursor() as cur, cur.copy(f"COPY {uniq} (id) FROM STDIN") as copy:
+                copy.write_row((2,))
+        assert engine.query(f"SELECT count() FROM default.{uniq}")[0][0] == 0
+        return
+    assert "(`id`) SETTINGS async_insert = 1, wait_for_async_insert = 1 VALUES" in \
+        explain(pg, f"INSERT INTO {uniq} (id) VALUES (1)")
+    with pg.cursor() as cur:
+        cur.executemany(f"INSERT INTO {uniq} (id) VALUES (%s)", [(i,) for i in range(1, 21)])
+    with pg.cursor() as cur, cur.copy(f"COPY {uniq} (id, s) FROM STDIN") as copy:
+        copy.write_row((21, "c"))
+    # wait_for_async_insert: every row is stored when the statement returns
+    assert engine.query(f"SELECT count(), countIf(s = 'd') FROM default.{uniq}")[0] == (21, 20)
+    pg.execute(f"ALTER FOREIGN TABLE {uniq} OPTIONS (SET wait_for_async_insert 'false')")
+    assert "SETTINGS async_insert = 1, wait_for_async_insert = 0 VALUES" in \
+        explain(pg, f"INSERT INTO {uniq} (id) VALUES (1)")
