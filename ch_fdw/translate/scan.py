@@ -31,6 +31,8 @@ import math
 from sqlglot import exp
 
 from . import literals as L
+from .fit import (FALSE, exact_value, fit_compare, fit_enum_like, fit_in_list, fit_text_compare,
+                  fit_text_in, numeric_domain, text_domain)
 from .kinds import ch_type, compatible, pg_array_element, pg_type
 from .literals import Unsupported
 from .pgparse import parse, pg_type_name
@@ -104,7 +106,8 @@ class _Translator(ScanValues):
         if isinstance(target, exp.Null):
             if v.is_const:
                 return "1" if ((v.const is None) != neg) else "0"
-            return f"({v.sql} IS NOT NULL)" if neg else f"({v.sql} IS NULL)"
+            ref = v.stored or v.sql
+            return f"({ref} IS NOT NULL)" if neg else f"({ref} IS NULL)"
         if isinstance(target, exp.Boolean):
             if v.kind != "bool":
                 raise Unsupported("IS TRUE/FALSE on non-boolean")
@@ -145,6 +148,9 @@ class _Translator(ScanValues):
         a, b = self._unify(a, b, op)
         if a.is_null or b.is_null:
             return "0"   # comparison with NULL is never true
+        fitted = self._fit_compare(op, a, b)
+        if fitted is not None:
+            return fitted
         if a.kind == "timestamp" or b.kind == "timestamp":
             if a.sql is None and b.sql is None:
                 raise Unsupported("timestamp constant vs constant")
@@ -155,6 +161,73 @@ class _Translator(ScanValues):
             return self._float_compare(op, a, sa, b, sb)
         chop = "!=" if op == "<>" else op
         return f"({sa} {chop} {sb})"
+
+    @staticmethod
+    def _fit_domain(v: _Val):
+        """The stored values of a bare integer/Decimal column (fit.py), else None."""
+        if not v.column or v.kind not in _NUMERIC_KINDS:
+            return None
+        return numeric_domain(v.ch)
+
+    @staticmethod
+    def _fit_value(v: _Val):
+        if not v.is_const or v.param or v.kind not in _NUMERIC_KINDS:
+            return None
+        return exact_value(v.const)
+
+    @staticmethod
+    def _text_domain(v: _Val):
+        return text_domain(v.ch) if v.column and v.stored is not None else None
+
+    @staticmethod
+    def _text_const(v: _Val):
+        return v.const if v.is_const and not v.param and isinstance(v.const, str) else None
+
+    def _render_fitted(self, col: _Val, f, negated: bool = False) -> str:
+        if f.op is None:
+            return self._fit_outcome(col, f.outcome)
+        ref = col.stored or col.sql
+        if f.op in ("IN", "NOT IN") and tuple(self.dialect.version) < (20, 1):
+            # 18.16 builds IN sets only from plain literals: compare one by one
+            eq = "!=" if f.op == "NOT IN" else "="
+            parts = [f"({ref} {eq} {lit})" for lit in f.items]
+            return "(" + (" AND " if f.op == "NOT IN" else " OR ").join(parts) + ")"
+        if f.op == "NOT IN" and col.nullable:
+            return f"(({ref} IS NOT NULL) AND {ref} NOT IN {f.literal})"
+        return f"({ref} {'!=' if f.op == '<>' else f.op} {f.literal})"
+
+    def _fit_text(self, op: str, a: _Val, b: _Val) -> str | None:
+        if self._text_domain(a) is None:
+            a, b, op = b, a, FLIP[op]
+        dom, val = self._text_domain(a), self._text_const(b)
+        if dom is None or val is None:
+            return None
+        if op not in ("=", "<>") and not self.dialect.text_collation_c:
+            raise Unsupported("text ordering depends on a non-C collation")
+        f = fit_text_compare(dom, op, val, L.text_sql)
+        if f is None:
+            raise Unsupported("constant longer than the FixedString")
+        return self._render_fitted(a, f)
+
+    def _fit_compare(self, op: str, a: _Val, b: _Val) -> str | None:
+        """[fit] column op constant, in the column's own type (truthy-exact)."""
+        if a.kind == "text":
+            return self._fit_text(op, a, b)
+        if self._fit_domain(a) is None:
+            a, b, op = b, a, FLIP[op]
+        dom, val = self._fit_domain(a), self._fit_value(b)
+        if dom is None or val is None:
+            return None
+        f = fit_compare(dom, op, val)
+        if f.op is not None:
+            return f"({a.sql} {'!=' if f.op == '<>' else f.op} {f.literal})"
+        return self._fit_outcome(a, f.outcome)
+
+    @staticmethod
+    def _fit_outcome(col: _Val, outcome: str) -> str:
+        if outcome == FALSE:
+            return "0"
+        return f"({col.stored or col.sql} IS NOT NULL)" if col.nullable else "1"
 
     @staticmethod
     def _float_compare(op: str, a: _Val, sa: str, b: _Val, sb: str) -> str:
@@ -277,6 +350,24 @@ class _Translator(ScanValues):
         vals = [e for e in elems if not e.is_null]
         if not vals:
             return "0"
+        tdom = self._text_domain(x)
+        if tdom is not None and all(self._text_const(v) is not None for v in vals):
+            return self._render_fitted(x, fit_text_in(tdom, [v.const for v in vals], negated,
+                                                      L.text_sql))
+        dom = self._fit_domain(x)
+        fit_vals = [self._fit_value(v) for v in vals]
+        if dom is not None and all(fv is not None for fv in fit_vals):
+            # [fit] the list in the column's own type
+            lits, outcome = fit_in_list(dom, fit_vals, negated)
+            if outcome is not None:
+                return self._fit_outcome(x, outcome)
+            if len(lits) == 1 or (dom.precision and tuple(self.dialect.version) < (20, 1)):
+                # 18.16 cannot build an IN set from Decimal literals
+                # ("Type mismatch in IN or VALUES section"): a chain of comparisons
+                parts = [f"({x.sql} {'!=' if negated else '='} {lit})" for lit in lits]
+                return "(" + (" AND " if negated else " OR ").join(parts) + ")"
+            guard = f"({x.sql} IS NOT NULL) AND " if (negated and x.nullable) else ""
+            return f"({guard}{x.sql} {'NOT IN' if negated else 'IN'} ({', '.join(lits)}))"
         probe = vals[0]
         x, _ = self._unify(x, probe, "=")
         same = all(v.kind == x.kind for v in vals)
@@ -340,6 +431,11 @@ class _Translator(ScanValues):
             return "0"
         if ilike and any(_cased(c) for c in p.const):
             raise Unsupported("ILIKE with cased characters")
+        tdom = self._text_domain(s)
+        if tdom is not None and tdom.labels is not None and not ilike:
+            f = fit_enum_like(tdom, p.const, negate, L.text_sql)   # [fit] the matching labels
+            if f is not None:
+                return self._render_fitted(s, f)
         pat = like_pattern(p.const)
         # ILIKE of a pattern with no cased characters is LIKE (PG lowers both
         # sides one character at a time; wildcards and uncased literals are
@@ -375,7 +471,8 @@ def translate_sort_key(column: ColumnInfo, descending: bool, nulls_first: bool,
         ch = ch_type(column.ch_type)
     except ValueError:
         return None
-    if pg is None or not compatible(pg, ch):
+    tdom = text_domain(column.ch_type) if pg is not None and pg.kind == "text" else None
+    if pg is None or not (tdom is not None or compatible(pg, ch)):
         return None
     if pg.kind == "text" and not dialect.text_collation_c:
         return None
@@ -383,5 +480,7 @@ def translate_sort_key(column: ColumnInfo, descending: bool, nulls_first: bool,
         col = quote_identifier(column.remote_name)
     except ValueError:
         return None
+    if tdom is not None and tdom.labels is not None:
+        col = tdom.value_sql(col)      # [fit] an Enum sorts by its number: sort the label
     # [nulls-order]: see shared.sort_keys
     return ", ".join(sort_keys(col, descending, nulls_first, pg.kind in _FLOAT_KINDS))

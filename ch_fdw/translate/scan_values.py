@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from . import literals as L
+from .fit import text_domain
 from .kinds import ch_type, compatible, pg_type
 from .literals import Unsupported
 from .pgparse import pg_type_name
@@ -35,6 +36,8 @@ class _Val:
     tz: str | None = None    # timestamp columns: their (fixed) zone
     param: bool = False
     bits: int = 64           # int: PostgreSQL's width (int2/int4/int8)
+    ch: str | None = None    # a bare column: its ClickHouse type (see fit.py)
+    stored: str | None = None  # FixedString/Enum column: its reference (sql reads it as text)
 
     @property
     def is_const(self) -> bool:
@@ -117,6 +120,12 @@ class ScanValues:
             raise Unsupported(f"unknown column {name!r}")
         pg = pg_type(info.pg_type)
         ch = ch_type(info.ch_type)
+        tdom = text_domain(info.ch_type) if pg is not None and pg.kind == "text" else None
+        if tdom is not None:
+            # FixedString/Enum read as text: compared as stored (fit.py)
+            ref = quote_identifier(info.remote_name)
+            return _Val(tdom.value_sql(ref), "text", nullable=ch.nullable, column=True,
+                        ch=info.ch_type, stored=ref)
         if pg is None or not compatible(pg, ch):
             raise Unsupported(f"column {name!r}: types {info.pg_type}/{info.ch_type} not pushable")
         if ch is not None and ch.low_cardinality and pg.kind != "text":
@@ -124,7 +133,8 @@ class ScanValues:
         tz = ch.timezone if ch is not None else None
         return _Val(quote_identifier(info.remote_name), pg.kind,
                     nullable=(ch is None or ch.nullable),
-                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz, bits=pg.bits or 64)
+                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz, bits=pg.bits or 64,
+                    ch=info.ch_type)
 
     def parameter(self, node: exp.Parameter) -> _Val:
         pid = param_id(node)
@@ -245,7 +255,9 @@ class ScanValues:
             return _Val(checked_int_range(v.sql, pg.bits, self.dialect.version), "int",
                         nullable=v.nullable, bits=pg.bits)
         if src == "int" and dst == "numeric" and not pg.has_typmod:
-            return _Val(v.sql, "numeric", nullable=v.nullable, const=v.const)
+            # exact widening: a column stays comparable in its own type (fit.py)
+            return _Val(v.sql, "numeric", nullable=v.nullable, const=v.const,
+                        column=v.column, ch=v.ch)
         if src == "int" and dst == "float8":
             if v.is_const:
                 return self.const_of(str(v.const), "double precision")

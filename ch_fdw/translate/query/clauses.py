@@ -124,6 +124,8 @@ class Clauses:
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
             raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
+        if v.stored is not None:
+            return v.stored     # [fit] the column as stored groups the same rows
         return v.sql
 
     def order_by(self, order: exp.Order, scope, outs, cols) -> str:
@@ -156,4 +158,7 @@ class Clauses:
             raise Unsupported("ORDER BY text under a non-C collation")   # [collation]
         if v.kind == "interval":
             raise Unsupported("ORDER BY interval")
-        return sort_keys(v.sql, desc, nulls_first, v.kind in _FLOATS and v.maybe_nan)
+        sql = v.sql
+        if v.stored is not None and (v.kind != "text" or not (v.ch or "").count("Enum")):
+            sql = v.stored      # [fit] sorts like its reading (not an Enum: by number)
+        return sort_keys(sql, desc, nulls_first, v.kind in _FLOATS and v.maybe_nan)

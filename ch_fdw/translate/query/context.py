@@ -48,6 +48,10 @@ class T:
     dscale_sql: str | None = None
     store_scale: int | None = None
     digits: int | None = None
+    # a bare integer/Decimal column: its reference as stored and its
+    # ClickHouse type, for comparisons in the column's own type (fit.py)
+    stored: str | None = None
+    ch: str | None = None
 
     @property
     def is_const(self):

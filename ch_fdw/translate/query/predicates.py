@@ -24,6 +24,8 @@ import re
 from sqlglot import exp
 
 from .. import literals as L
+from ..fit import (FALSE, exact_value, fit_compare, fit_enum_like, fit_in_list, fit_text_compare,
+                   fit_text_in, numeric_domain, text_domain)
 from ..literals import Unsupported
 from ..pgparse import pg_type_name
 from ..quoting import quote_identifier as qi, quote_string as qs
@@ -53,6 +55,12 @@ class Predicates:
             return self.in_pred(node, scope, neg)
         if type(node) in CMP_OPS and _quantifier(node.expression):
             return self.quantified(node, scope, neg)
+        if type(node) in CMP_OPS and neg:
+            a, b = self.value(node.this, scope), self.value(node.expression, scope)
+            if any(self._fit_domain(v) is not None or self._text_domain(v) is not None
+                   for v in (a, b)):
+                # [fit] NOT (x < c) is x >= c (both NULL when x is): keep the key usable
+                return self.compare(COMPLEMENT[CMP_OPS[type(node)]], a, b)
         if isinstance(node, exp.Is):
             return self.is_pred(node, scope, neg)
         v = self.value(node, scope)
@@ -71,7 +79,9 @@ class Predicates:
         if isinstance(target, exp.Null):
             if v.is_const:
                 return "1" if ((v.const is None) != neg) else "0"
-            return f"({v.sql} IS {'NOT ' if neg else ''}NULL)"
+            # [fit] a column is tested as stored (toDecimal128(x) is NULL iff x is)
+            subject = v.stored if v.stored is not None else v.sql
+            return f"({subject} IS {'NOT ' if neg else ''}NULL)"
         if isinstance(target, exp.Boolean):
             if v.kind != "bool":
                 raise Unsupported("IS TRUE/FALSE on non-boolean")
@@ -104,6 +114,22 @@ class Predicates:
         live = [e for e in elems if not e.is_null]
         if not live:
             return "0"
+        tdom = self._text_domain(x)
+        if tdom is not None and all(self._text_const(e) is not None for e in live):
+            return self._render_fitted(x, fit_text_in(tdom, [e.const for e in live], neg, qs))
+        fit_vals = [self._fit_value(e) for e in live]
+        dom = self._fit_domain(x)
+        if dom is not None and all(v is not None for v in fit_vals):
+            # [fit] the list in the column's own type
+            lits, outcome = fit_in_list(dom, fit_vals, neg)
+            xs = x.stored
+            if outcome is not None:
+                return self._fit_outcome(x, outcome)
+            if len(lits) == 1:
+                return f"({xs} {'!=' if neg else '='} {lits[0]})"
+            if neg:
+                return f"(({xs} IS NOT NULL) AND ({xs} NOT IN ({', '.join(lits)})))"
+            return f"({xs} IN ({', '.join(lits)}))"
         parts = [self.compare("<>" if neg else "=", x, e) for e in live]
         if len(parts) > 5000:
             raise Unsupported("IN list too long")
@@ -256,6 +282,9 @@ class Predicates:
             raise Unsupported("text ordering comparison under a non-C collation")  # [collation]
         if a.kind == "interval" or b.kind == "interval":
             raise Unsupported("interval comparison")
+        fitted = self._fit_compare(op, a, b)
+        if fitted is not None:
+            return fitted
         # date vs timestamp constants: fold the constant to the other's type
         if {a.kind, b.kind} == {"date", "timestamp"} and (a.is_const or b.is_const):
             r = self._date_ts_const_cmp(op, a, b)
@@ -274,6 +303,66 @@ class Predicates:
                     ">": f"(({ieee} AND NOT {nb}) OR ({na} AND NOT {nb}))",
                     ">=": f"(({ieee} AND NOT {nb}) OR {na})"}[op]
         return f"({sa} {chop} {sb})"
+
+    @staticmethod
+    def _fit_domain(v: T):
+        """The stored values of a bare integer/Decimal column (fit.py), else None."""
+        if v.stored is None or v.kind not in ("int", "numeric"):
+            return None
+        return numeric_domain(v.ch)
+
+    @staticmethod
+    def _fit_value(v: T):
+        if not v.is_const or v.kind not in ("int", "numeric"):
+            return None
+        return exact_value(v.const)
+
+    @staticmethod
+    def _text_domain(v: T):
+        return text_domain(v.ch) if v.stored is not None and v.kind == "text" else None
+
+    @staticmethod
+    def _text_const(v: T):
+        return v.const if v.is_const and v.kind in ("text", "unknown") and \
+            isinstance(v.const, str) else None
+
+    def _render_fitted(self, col: T, f) -> str:
+        if f.op is None:
+            return self._fit_outcome(col, f.outcome)
+        if f.op == "NOT IN":
+            return f"(({col.stored} IS NOT NULL) AND ({col.stored} NOT IN {f.literal}))"
+        return f"({col.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
+
+    def _fit_text(self, op: str, a: T, b: T) -> str | None:
+        if self._text_domain(a) is None:
+            a, b, op = b, a, FLIP[op]
+        dom, val = self._text_domain(a), self._text_const(b)
+        if dom is None or val is None:
+            return None
+        f = fit_text_compare(dom, op, val, qs)
+        if f is None:
+            return None          # compared as PostgreSQL reads it
+        return self._render_fitted(a, f)
+
+    def _fit_compare(self, op: str, a: T, b: T) -> str | None:
+        """[fit] column op constant in the column's own type, so ClickHouse
+        can use its keys; NULL when the column is NULL, like PostgreSQL."""
+        if a.kind == "text" or b.kind == "text":
+            return self._fit_text(op, a, b)
+        if self._fit_domain(a) is None:
+            a, b, op = b, a, FLIP[op]
+        dom, val = self._fit_domain(a), self._fit_value(b)
+        if dom is None or val is None:
+            return None
+        f = fit_compare(dom, op, val)
+        if f.op is not None:
+            return f"({a.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
+        return self._fit_outcome(a, f.outcome)
+
+    @staticmethod
+    def _fit_outcome(col: T, outcome: str) -> str:
+        truth = "0" if outcome == FALSE else "1"
+        return f"if(isNull({col.stored}), NULL, {truth})" if col.nullable else truth
 
     def _date_ts_const_cmp(self, op, a: T, b: T):
         # date column vs timestamp constant (e.g. d <= date '..' - interval '90 days')
@@ -324,6 +413,11 @@ class Predicates:
                 o = b if a.is_null else a
                 return T(f"({o.sql} IS {'NOT ' if distinct else ''}NULL)", "bool", nullable=False)
             eq = self.compare("=", a, b)
+            if a.is_const or b.is_const:
+                # a non-NULL constant: the same iff equal (a NULL side is not)
+                same = f"coalesce({eq}, 0)"
+                return T(f"(NOT {same})" if distinct else same, "bool", nullable=False,
+                         agg=a.agg or b.agg)
             sa, sb = a.sql, b.sql
             same = (f"(({sa} IS NULL AND {sb} IS NULL) OR (({sa} IS NOT NULL) AND ({sb} IS NOT NULL) "
                     f"AND coalesce({eq}, 0)))")
@@ -372,6 +466,11 @@ class Predicates:
             return T("NULL", "bool", const=None)
         if not p.is_const:
             raise Unsupported("LIKE with a non-constant pattern")
+        tdom = self._text_domain(s)
+        if tdom is not None and tdom.labels is not None and isinstance(node, exp.Like):
+            f = fit_enum_like(tdom, p.const, negate, qs)   # [fit] the matching labels
+            if f is not None:
+                return T(self._render_fitted(s, f), "bool", nullable=s.nullable, agg=s.agg)
         chpat = like_pattern(p.const)
         subj = s.sql
         if isinstance(node, exp.ILike):

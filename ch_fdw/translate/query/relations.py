@@ -34,6 +34,7 @@ from sqlglot import exp
 from ..literals import Unsupported
 from ..quoting import quote_identifier as qi
 from ..remote import ColumnInfo
+from ..fit import text_domain
 from ..kinds import ch_type as parse_ch_type, compatible
 from ..shared import strip_parens
 from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope
@@ -455,6 +456,10 @@ class Relations:
                 raise Unsupported(f"column {ci.pg_name}: character(n) over {ci.ch_type}")
             # [bpchar] PostgreSQL ignores trailing spaces of character(n)
             return T(f"trimRight({ref})", "bpchar", nullable=nullable, n=n)
+        tdom = text_domain(ci.ch_type) if kind == "text" else None
+        if tdom is not None:
+            # [fit] FixedString/Enum: read as PostgreSQL's text, compared as stored
+            return T(tdom.value_sql(ref), "text", nullable=nullable, stored=ref, ch=ci.ch_type)
         if not compatible(pg, ch):
             raise Unsupported(f"column {ci.pg_name}: {ci.pg_type} over ClickHouse {ci.ch_type}")
         if ch is not None and ch.low_cardinality and kind != "text":
@@ -472,7 +477,7 @@ class Relations:
             if ch is not None and ch.base in ("UInt64",):
                 raise Unsupported(f"column {ci.pg_name}: UInt64 as integer")
             bits = pg.bits
-            return T(ref, "int", nullable=nullable, bits=bits)
+            return T(ref, "int", nullable=nullable, bits=bits, stored=ref, ch=ci.ch_type)
         if kind == "numeric":
             if ch is None:
                 raise Unsupported(f"column {ci.pg_name}: numeric needs the ClickHouse type")
@@ -486,8 +491,10 @@ class Relations:
                 tm = _numeric_typmod(ci.pg_type)
                 if tm is not None and tm[1] != scale:
                     raise Unsupported(f"column {ci.pg_name}: numeric scale differs from Decimal scale")
-                return T(ref, "numeric", nullable=nullable, scale=scale)
-            return T(f"toDecimal128({ref}, 0)", "numeric", nullable=nullable, scale=0)
+                return T(ref, "numeric", nullable=nullable, scale=scale, stored=ref,
+                         ch=ci.ch_type)
+            return T(f"toDecimal128({ref}, 0)", "numeric", nullable=nullable, scale=0,
+                     stored=ref, ch=ci.ch_type)
         if kind == "bool":
             return T(ref, "bool", nullable=nullable)
         if kind in _FLOATS:
@@ -560,7 +567,7 @@ class Relations:
                         s2.outer_refs = True
                         s2 = s2.parent
                 return T(t.sql, t.kind, nullable=t.nullable or it.nullable, scale=t.scale,
-                         bits=t.bits, n=t.n, maybe_nan=t.maybe_nan)
+                         bits=t.bits, n=t.n, maybe_nan=t.maybe_nan, stored=t.stored, ch=t.ch)
             s = s.parent
             depth += 1
         raise Unsupported(f"column {col.sql()} not found")

@@ -373,7 +373,9 @@ class Values:
                 if v.is_const:
                     return self._numeric_const(Decimal(v.const)) if tm is None else \
                         self.const_of(str(v.const), tname)
-                base = T(f"toDecimal128({v.sql}, 0)", "numeric", scale=0, **keep)
+                # an integer column read as numeric: still comparable as stored
+                base = T(f"toDecimal128({v.sql}, 0)", "numeric", scale=0, stored=v.stored,
+                         ch=v.ch, **keep)
                 if tm is None:
                     return base
                 v = base
