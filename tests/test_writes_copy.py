@@ -54,6 +54,15 @@ def test_psycopg_copy_write_row_with_column_list(pg, engine, server, uniq):
     assert rows[999] == (1000, "s1000", "given1000", 2000, 7)
 
 
+def test_binary_copy_with_column_list(pg, engine, server, uniq):
+    foreign_table(pg, engine, server, uniq, CH_COLUMNS, PG_COLUMNS)
+    with pg.cursor() as cur, cur.copy(f"COPY {uniq} (id, n) FROM STDIN (FORMAT binary)") as copy:
+        copy.set_types(["int8", "int4"])
+        copy.write_row((1, None))
+        copy.write_row((2, 3))
+    assert stored(engine, uniq) == [(1, "", "d1", 2, None), (2, "", "d2", 4, 3)]
+
+
 def test_explicit_null_into_non_nullable_listed_column_is_refused(pg, engine, server, uniq):
     foreign_table(pg, engine, server, uniq, CH_COLUMNS, PG_COLUMNS)
     with pytest.raises(psycopg.errors.NotNullViolation, match='column "d"'):
