@@ -110,3 +110,29 @@ def test_group_by(cpg, tables):
     if path == "whole-query":
         plan = explain(pg, f"SELECT f, count(*) FROM {ft} WHERE e <> 'c' GROUP BY f")
         assert "text over ClickHouse" not in plan and "Custom Scan (ClickHouseQuery)" in plan
+
+
+# ------------------------------------------------------------------ label parsing
+
+@pytest.mark.parametrize("ch,labels", [
+    ("Enum8('it\\'s' = 4, 'a\\nb' = 1, 'x''y' = 2, 'q\\x41' = 3)", ("it's", "a\nb", "x'y", "qA")),
+    ("Nullable(Enum16('é' = -5, 'a, b' = 7, '(' = 8))", ("é", "a, b", "(")),
+    ("LowCardinality(Enum8('a\\\\b' = 1))", ("a\\b",)),
+    ("Enum8('\\z' = 1)", None),           # an escape not known here: not compared by label
+    ("Enum8('\\xC3\\xA9' = 1)", None),    # bytes of a multibyte character
+])
+def test_enum_labels(ch, labels):
+    from ch_fdw.translate.fit import text_domain
+    d = text_domain(ch)
+    assert (d.labels if d is not None else None) == labels
+
+
+def test_fixedstring_domain():
+    from ch_fdw.translate.fit import fit_text_compare, text_domain
+    from ch_fdw.translate.quoting import quote_string
+    d = text_domain("Nullable(FixedString(3))")
+    assert d.n == 3 and d.labels is None
+    assert fit_text_compare(d, "=", "é", quote_string).literal == "toFixedString('é', 3)"
+    assert fit_text_compare(d, "=", "éé", quote_string).outcome == "false"     # 4 bytes
+    assert fit_text_compare(d, "<>", "abcd", quote_string).outcome == "not null"
+    assert fit_text_compare(d, "<", "abcd", quote_string) is None               # left to PostgreSQL
