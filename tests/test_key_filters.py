@@ -162,3 +162,22 @@ def test_fit_rule(ch, op, value, want):
     f = fit_compare(numeric_domain(ch), op, exact_value(Decimal(value)))
     got = (f.op, f.literal) if f.op is not None else f.outcome
     assert got == want
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT id, count(*) FROM {} GROUP BY id ORDER BY id",
+    "SELECT n, count(*), sum(d) FROM {} GROUP BY n ORDER BY n DESC NULLS LAST",
+    "SELECT d, max(id) FROM {} GROUP BY d ORDER BY d LIMIT 4",
+    "SELECT id FROM {} ORDER BY n NULLS FIRST, id DESC LIMIT 5",
+    "SELECT DISTINCT n FROM {} ORDER BY n",
+])
+def test_keys_grouped_and_sorted_as_stored(pg, tables, sql):
+    """GROUP BY / ORDER BY a UInt64 or Decimal column use the column itself
+    (it groups and sorts like its numeric reading), not a conversion."""
+    ft, local, path = tables
+    plan = explain(pg, sql.format(ft))
+    if path == "whole-query":
+        assert "Custom Scan (ClickHouseQuery)" in plan, plan
+        tail = re.split(r"\bFROM\b", plan.split("Remote SQL:")[1], maxsplit=1)[1]
+        assert "toDecimal128" not in tail, plan
+    assert pg.execute(sql.format(ft)).fetchall() == pg.execute(sql.format(local)).fetchall()
