@@ -47,6 +47,9 @@ CLAUSES = [   # 18.16 gets IN lists as OR chains
     ("e LIKE 'i%'", r"`e` = 'it\\'s'"), ("e NOT LIKE '_'", None), ("e = 'it''s'", None),
     ("ne = 'y'", r"`ne` = 'y'"), ("ne <> 'x'", None), ("ne IS NULL", r"`ne` IS NULL"),
     ("ne >= 'x'", None), ("ne < 'x'", None), ("ne = 'z'", r"`ne` = 'z'"),
+    # the columns as PostgreSQL reads them, in expressions
+    ("f = nf", None), ("length(f) = 1", None), ("f || '!' = 'a!'", None), ("e = ne", None),
+    ("length(e) = 4", None), ("f = e", None),
 ]
 
 

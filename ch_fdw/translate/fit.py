@@ -196,7 +196,11 @@ class TextDomain:
 
     def value_sql(self, ref: str) -> str:
         """The column as PostgreSQL reads it (for any use but comparisons)."""
-        return f"toString({ref})" if self.labels is not None else f"toStringCutToZero({ref})"
+        if self.labels is not None:
+            return f"toString({ref})"
+        # only the trailing padding: an inner NUL still reaches PostgreSQL
+        # (which rejects it, as when the column is read)
+        return f"replaceRegexpOne(toString({ref}), '\\\\x00+$', '')"
 
 
 _ENUM_LABEL = re.compile(r"\s*'((?:[^'\\]|\\.|'')*)'\s*=\s*-?\d+\s*")
