@@ -181,3 +181,21 @@ def test_keys_grouped_and_sorted_as_stored(pg, tables, sql):
         tail = re.split(r"\bFROM\b", plan.split("Remote SQL:")[1], maxsplit=1)[1]
         assert "toDecimal128" not in tail, plan
     assert pg.execute(sql.format(ft)).fetchall() == pg.execute(sql.format(local)).fetchall()
+
+
+def test_generic_plan_integer_parameters(pg, tables):
+    """An integer parameter of a generic plan compared with a UInt64 key is
+    fitted when its value is known (at execution): -1 is never sent."""
+    ft, local, _ = tables
+    pg.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        for name, t in (("g_ft", ft), ("g_local", local)):
+            pg.execute(f"PREPARE {name}(bigint, int) AS SELECT id FROM {t} "
+                       "WHERE id >= $1 AND i < $2 AND n <> $1 ORDER BY id")
+        for args in ((2, 5), (-1, 1000), (-9223372036854775808, 2147483647), (1001, -1)):
+            got = pg.execute(f"EXECUTE g_ft({args[0]}, {args[1]})").fetchall()
+            want = pg.execute(f"EXECUTE g_local({args[0]}, {args[1]})").fetchall()
+            assert got == want, args
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")
