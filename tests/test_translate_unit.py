@@ -168,7 +168,7 @@ def test_unknown_param_type_refused():
     "(ts > 'infinity'::timestamp with time zone)",
     "(s32 = '1'::text)",                  # remote type differs
     "(fl = 1.5)",                         # numeric over Float64
-    "(e = 'a'::text)",                    # enum
+    "(e < 'a'::text)",                    # enum ordering under a non-C collation
     "(f / (0)::double precision > 1)", "((f)::numeric > 1.5)",
     "((i)::integer = 1) AND (x = 1)",
     "(id = ANY ($1))",

@@ -196,7 +196,11 @@ class TextDomain:
 
     def value_sql(self, ref: str) -> str:
         """The column as PostgreSQL reads it (for any use but comparisons)."""
-        return f"toString({ref})" if self.labels is not None else f"toStringCutToZero({ref})"
+        if self.labels is not None:
+            return f"toString({ref})"
+        # only the trailing padding: an inner NUL still reaches PostgreSQL
+        # (which rejects it, as when the column is read)
+        return f"replaceRegexpOne(toString({ref}), '\\\\x00+$', '')"
 
 
 _ENUM_LABEL = re.compile(r"\s*'((?:[^'\\]|\\.|'')*)'\s*=\s*-?\d+\s*")
@@ -208,15 +212,62 @@ def text_domain(ch_type_text: str | None) -> TextDomain | None:
         return None
     if ch.base == "FixedString" and len(ch.args) == 1 and ch.args[0].strip().isdigit():
         return TextDomain(n=int(ch.args[0]))
-    if ch.base in ("Enum8", "Enum16") and ch.args:
-        labels = []
-        for a in ch.args:
-            m = _ENUM_LABEL.fullmatch(a)
-            if m is None:
+    if ch.base in ("Enum8", "Enum16"):
+        # the labels from the type text itself (a label may hold escaped quotes)
+        t = ch_type_text.strip()
+        while (w := re.fullmatch(r"(?:Nullable|LowCardinality)\((.*)\)", t, re.S)) is not None:
+            t = w.group(1).strip()
+        m = re.fullmatch(r"Enum(?:8|16)\((.*)\)", t, re.S)
+        if m is None:
+            return None
+        body, pos, labels = m.group(1), 0, []
+        while pos < len(body):
+            lm = _ENUM_LABEL.match(body, pos)
+            if lm is None:
                 return None
-            labels.append(re.sub(r"\\(.)|''", lambda x: x.group(1) or "'", m.group(1)))
-        return TextDomain(labels=tuple(labels))
+            label = _unescape(lm.group(1))
+            if label is None:
+                return None
+            labels.append(label)
+            pos = lm.end()
+            if pos < len(body):
+                if body[pos] != ",":
+                    return None
+                pos += 1
+        return TextDomain(labels=tuple(labels)) if labels else None
     return None
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "a": "\a",
+            "v": "\v", "\\": "\\", "'": "'", '"': '"', "`": "`"}
+
+
+def _unescape(body: str) -> str | None:
+    """A label as ClickHouse quotes it in a type name; None for an escape
+    not known here (the column is then not compared by label)."""
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "'" and body[i + 1:i + 2] == "'":
+            out.append("'")
+            i += 2
+        elif ch == "\\":
+            nxt = body[i + 1:i + 2]
+            if nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[i + 2:i + 4]):
+                code = int(body[i + 2:i + 4], 16)
+                if code > 0x7F:
+                    return None        # a byte of a multibyte character
+                out.append(chr(code))
+                i += 4
+            elif nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+            else:
+                return None
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 _TEXT_OPS = {"=": lambda a, b: a == b, "<>": lambda a, b: a != b, "<": lambda a, b: a < b,
