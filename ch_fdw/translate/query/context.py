@@ -48,6 +48,9 @@ class T:
     dscale_sql: str | None = None
     store_scale: int | None = None
     digits: int | None = None
+    # kind "opaque": a column only returned as it is, read like the per-table
+    # path reads it (outputs.py); (ColumnInfo, why it cannot be computed on)
+    opaque: tuple | None = None
 
     @property
     def is_const(self):
@@ -86,6 +89,11 @@ def _classify(type_text: str) -> tuple[str, PgType | None, int | None]:
     if p is None:
         raise Unsupported(f"type {type_text} not supported in pushed queries")
     return p.kind, p, None
+
+
+def opaque_reason(t: T) -> str:
+    """Why an opaque value (relations.py [opaque]) cannot be computed on."""
+    return t.opaque[1] if t.opaque else "a value the translator cannot compute on"
 
 
 def _numeric_typmod(type_text: str) -> tuple[int, int] | None:
