@@ -46,11 +46,18 @@ def _outer_join_type(ch_type: str) -> str | None:
     return f"Nullable({t})"
 
 
+def _is_numeric(pg_type_text: str) -> bool:
+    try:
+        return _classify(pg_type_text)[0] == "numeric"
+    except Unsupported:             # [opaque] outputs: uuid, bytea, arrays, ...
+        return False
+
+
 def fetch_pg_type(ch_type: str, pg_type_text: str) -> str:
     """The PostgreSQL type to plan an output's fetch as: numerics sent as
     text (a per-row scale) are read like text; the bridge's numeric input
     function parses them."""
-    if ch_type in ("String", "Nullable(String)") and _classify(pg_type_text)[0] == "numeric":
+    if ch_type in ("String", "Nullable(String)") and _is_numeric(pg_type_text):
         return "text"
     return pg_type_text
 
