@@ -50,6 +50,7 @@ typedef struct CollectContext
 	Oid			userid;
 	List	   *relids;			/* distinct foreign tables */
 	List	   *params;			/* distinct external Params */
+	List	   *collations;		/* collations text is compared or sorted under */
 	const char *reason;			/* set when the query does not qualify */
 } CollectContext;
 
@@ -120,6 +121,36 @@ check_rte(Query *q, RangeTblEntry *rte, CollectContext *cx)
 	}
 }
 
+/*
+ * Note the collations node compares or sorts text under: an operator's or
+ * function's input collation, a sort/group/DISTINCT/window key's collation,
+ * a row comparison's and a set operation's.  Python decides from them
+ * whether text order in ClickHouse (bytes) is PostgreSQL's.
+ */
+static void
+collect_collations(Node *node, CollectContext *cx)
+{
+	Oid			coll = exprInputCollation(node);
+	ListCell   *lc;
+
+	if (OidIsValid(coll))
+		cx->collations = list_append_unique_oid(cx->collations, coll);
+	if (IsA(node, TargetEntry) && ((TargetEntry *) node)->ressortgroupref != 0)
+	{
+		coll = exprCollation((Node *) ((TargetEntry *) node)->expr);
+		if (OidIsValid(coll))
+			cx->collations = list_append_unique_oid(cx->collations, coll);
+	}
+	if (IsA(node, RowCompareExpr))
+		foreach(lc, ((RowCompareExpr *) node)->inputcollids)
+			if (OidIsValid(lfirst_oid(lc)))
+				cx->collations = list_append_unique_oid(cx->collations, lfirst_oid(lc));
+	if (IsA(node, SetOperationStmt))
+		foreach(lc, ((SetOperationStmt *) node)->colCollations)
+			if (OidIsValid(lfirst_oid(lc)))
+				cx->collations = list_append_unique_oid(cx->collations, lfirst_oid(lc));
+}
+
 static bool
 collect_walker(Node *node, CollectContext *cx)
 {
@@ -143,6 +174,7 @@ collect_walker(Node *node, CollectContext *cx)
 		}
 		return query_tree_walker(q, collect_walker, (void *) cx, 0);
 	}
+	collect_collations(node, cx);
 	switch (nodeTag(node))
 	{
 		case T_FuncExpr:
@@ -241,6 +273,22 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 
 	chfdw_python_init();
 	server_ctx = chfdw_server_context(cx->serverid, cx->userid);
+	if (cx->collations != NIL)
+	{
+		/* the query's own collations replace the database default */
+		PyObject   *colls = PyList_New(0);
+
+		if (colls == NULL)
+			chfdw_raise_python_error("could not build request");
+		chfdw_dict_set_steal(server_ctx, "collations", colls);
+		foreach(lc, cx->collations)
+		{
+			PyObject   *f = chfdw_collation_facts(lfirst_oid(lc));
+
+			PyList_Append(colls, f);
+			Py_DECREF(f);
+		}
+	}
 	tables = PyList_New(0);
 	foreach(lc, cx->relids)
 	{
@@ -687,7 +735,7 @@ make_pushed_stmt(Query *parse, CustomScan *cscan)
 static PlannedStmt *
 chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	CollectContext cx = {InvalidOid, InvalidOid, NIL, NIL, NULL};
+	CollectContext cx = {InvalidOid, InvalidOid, NIL, NIL, NIL, NULL};
 	QueryPlanData *pd = NULL;
 	const char *reason = NULL;
 	const char *saved_reason = chfdw_fallback_reason;
