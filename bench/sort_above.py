@@ -17,6 +17,7 @@ Run (as a non-root user; PG_CONFIG picks the PostgreSQL):
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -85,6 +86,7 @@ def main() -> None:
     finally:
         dev.stop()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
