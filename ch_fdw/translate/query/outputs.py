@@ -28,7 +28,10 @@ from .context import T, _classify, _numeric_typmod
 #: types ClickHouse cannot wrap in Nullable: join_use_nulls fills in their
 #: default values ([], {}, a tuple of defaults) for unmatched rows
 _NO_NULLABLE = ("Array", "Map", "Tuple", "Nested", "Object", "JSON", "Variant", "Dynamic",
-                "AggregateFunction", "SimpleAggregateFunction")
+                "AggregateFunction", "SimpleAggregateFunction",
+                # geo types are Tuples and Arrays underneath
+                "Point", "Ring", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+                "Geometry")
 
 
 def _outer_join_type(ch_type: str) -> str | None:
