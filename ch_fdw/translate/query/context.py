@@ -170,6 +170,12 @@ class Context:
         self._c += 1
         return f"c{self._c}"
 
+    def no_opaque(self, outs, what: str):
+        """[opaque] (relations.py) refuse what (DISTINCT, ...) over an opaque output."""
+        for _, t in outs:
+            if t.kind == "opaque":
+                raise Unsupported(f"{what} over {opaque_reason(t)}")
+
     def need(self, version, what):
         if self.version < version:
             raise Unsupported(f"{what} needs ClickHouse >= {'.'.join(map(str, version))}")

@@ -456,12 +456,6 @@ class Relations:
         scope.items.append(item)
         return f"{qi(info.remote_db)}.{qi(info.remote_table)} AS {qi(t)}"
 
-    def no_opaque(self, outs, what: str):
-        """[opaque] refuse what (DISTINCT, ...) over an opaque output."""
-        for _, t in outs:
-            if t.kind == "opaque":
-                raise Unsupported(f"{what} over {opaque_reason(t)}")
-
     def _column_value(self, ci: ColumnInfo, alias: str) -> T:
         """The column as a typed value, or [opaque] (returnable only) when
         the translator cannot compute on its type."""
