@@ -24,6 +24,7 @@ from .connection import get_connection
 from . import errors
 from .errors import ChFdwError, Interrupted
 from .refusals import is_refusal
+from .collations import refusal as collation_refusal
 from .scan import Scan, dialect_for, remote_columns, table_ref
 from .chtypes import fetch_plan
 
@@ -91,6 +92,9 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
         from .translate.query import NotPushable
     except ImportError as e:  # pragma: no cover - broken installation
         return {"plan": None, "reason": f"the query translator is not available ({e})"}
+    why = collation_refusal(server_ctx)
+    if why:
+        return {"plan": None, "reason": why}
     conn = get_connection(server_ctx)
     dialect = dialect_for(server_ctx, conn)
     timezone = server_ctx.get("timezone")
@@ -114,7 +118,9 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
         result = {"plan": None, "reason": f"the translator failed ({type(e).__name__}: {e})"}
     else:
         plan_json = json.dumps({"pg_sql": pg_sql, "tables": tables, "param_types": param_types,
-                                "output_types": output_types, "server_id": server_ctx["server_id"]},
+                                "output_types": output_types, "server_id": server_ctx["server_id"],
+                                # the query's collations decide what is pushed (ch_fdw.collations)
+                                "collations": server_ctx.get("collations")},
                                separators=(",", ":"), default=str)
         _compiled.put(plan_json, compiled)
         result = {"plan": plan_json}
@@ -130,7 +136,8 @@ def _compiled_for(server_ctx: dict, plan_json: str, conn) -> CompiledQuery:
     p = json.loads(plan_json)
     infos = _table_infos(server_ctx, p["tables"], conn)
     translation = _translate(p["pg_sql"], infos, p["param_types"], p["output_types"],
-                             dialect_for(server_ctx, conn), timezone)
+                             dialect_for(dict(server_ctx, collations=p.get("collations")), conn),
+                             timezone)
     compiled = _compile(translation, p["output_types"], tuple(conn.server_version), conn.protocol,
                         timezone)
     _compiled.put(plan_json, compiled)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from . import errors
+from .collations import orders_by_bytes, text_collation_c
 from .connection import Block, Connection, get_connection
 from .errors import ChFdwError
 from .translate.quoting import quote_identifier
@@ -59,7 +60,7 @@ def _missing_column_error(ctx: dict, ref: TableRef, col: ColumnInfo, conn: Conne
 
 
 def dialect_for(ctx: dict, conn: Connection) -> Dialect:
-    return Dialect(tuple(conn.server_version), bool(ctx.get("text_collation_c")))
+    return Dialect(tuple(conn.server_version), text_collation_c(ctx))
 
 
 def _params(param_types: dict) -> dict[int, str]:
@@ -101,9 +102,9 @@ def can_sort(ctx: dict, keys: list) -> bool:
     columns = remote_columns(ctx, conn, ref)
     by_attnum = {c["attnum"]: c["name"] for c in ctx["columns"]}
     dialect = dialect_for(ctx, conn)
-    for attnum, descending, nulls_first, collation_c in keys:
+    for attnum, descending, nulls_first, collation in keys:
         col = columns[by_attnum[attnum]]
-        d = Dialect(dialect.version, bool(collation_c))
+        d = Dialect(dialect.version, orders_by_bytes(collation))
         if col.ch_type is None or translate_sort_key(col, descending, nulls_first, d) is None:
             return False
     return True
@@ -120,9 +121,9 @@ def build_scan(ctx: dict, retrieved: list[int], quals: list[str], param_types: d
         if col.ch_type is None:
             raise _missing_column_error(ctx, ref, col, conn)
     sort_sql = []
-    for attnum, descending, nulls_first, collation_c in sort_keys or []:
+    for attnum, descending, nulls_first, collation in sort_keys or []:
         key = translate_sort_key(columns[by_attnum[attnum]], descending, nulls_first,
-                                 Dialect(tuple(conn.server_version), bool(collation_c)))
+                                 Dialect(tuple(conn.server_version), orders_by_bytes(collation)))
         if key is None:  # can_sort said yes; never sort differently from PostgreSQL
             raise ChFdwError("internal error: sort key no longer translatable")
         sort_sql.append(key)
@@ -138,7 +139,7 @@ def build_scan(ctx: dict, retrieved: list[int], quals: list[str], param_types: d
         "limit": has_limit,
         "version": list(conn.server_version),
         "protocol": conn.protocol,
-        "text_collation_c": bool(ctx.get("text_collation_c")),
+        "text_collation_c": text_collation_c(ctx),
     }
     return json.dumps(plan, separators=(",", ":"))
 

@@ -68,6 +68,7 @@ extern PyObject *chfdw_py_string_list(List *strings);
 /* context.c: the catalog facts Python needs about a server/table */
 extern PyObject *chfdw_server_context(Oid serverid, Oid userid);
 extern PyObject *chfdw_table_context(Relation rel, Oid userid);
+extern PyObject *chfdw_collation_facts(Oid coll);
 extern int	chfdw_set_transmission_modes(void);
 extern void chfdw_reset_transmission_modes(int nestlevel);
 

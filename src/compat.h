@@ -57,6 +57,15 @@ chfdw_collation_is_c(Oid coll)
 #endif
 }
 
+/* The ICU/builtin locale column of pg_database and pg_collation (17 renamed it). */
+#if PG_VERSION_NUM >= 170000
+#define CHFDW_ANUM_DATABASE_LOCALE Anum_pg_database_datlocale
+#define CHFDW_ANUM_COLLATION_LOCALE Anum_pg_collation_colllocale
+#else
+#define CHFDW_ANUM_DATABASE_LOCALE Anum_pg_database_daticulocale
+#define CHFDW_ANUM_COLLATION_LOCALE Anum_pg_collation_colliculocale
+#endif
+
 /* Is a sort pathkey descending?  18 keeps a CompareType, not a btree strategy. */
 #if PG_VERSION_NUM >= 180000
 #define chfdw_pathkey_is_desc(pk) ((pk)->pk_cmptype == COMPARE_GT)

@@ -5,13 +5,14 @@
  * "user": {user mapping options}, "user_mapping_id"}.  A table context adds
  * "relid", "relname" (qualified, for messages), "table": {options} and
  * "columns": [{"attnum", "name", "type", "typoid", "typmod", "not_null",
- * "options": {...}}], plus "text_collation_c" (is the database's default
- * collation byte order, so text ordering may run in ClickHouse).
+ * "options": {...}}], plus "collations": [the database default's facts]
+ * (chfdw_collation_facts; Python decides whether text order is byte order).
  */
 #include "ch_fdw.h"
 
 #include "access/tupdesc.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_database.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -21,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 static PyObject *
 py_long(long v)
@@ -38,6 +40,7 @@ chfdw_server_context(Oid serverid, Oid userid)
 	ForeignServer *server = GetForeignServer(serverid);
 	UserMapping *um;
 	PyObject   *ctx;
+	PyObject   *colls;
 
 	/* GetUserMapping errors out (with a hint) when there is none. */
 	um = GetUserMapping(userid, serverid);
@@ -51,9 +54,74 @@ chfdw_server_context(Oid serverid, Oid userid)
 	chfdw_dict_set_steal(ctx, "user", chfdw_options_dict(um->options));
 	chfdw_dict_set_steal(ctx, "user_mapping_id", py_long(um->umid));
 	chfdw_dict_set_text(ctx, "timezone", pg_get_timezone_name(session_timezone));
-	chfdw_dict_set_steal(ctx, "text_collation_c",
-						 PyBool_FromLong(chfdw_collation_is_c(DEFAULT_COLLATION_OID)));
+	colls = PyList_New(1);
+	if (colls == NULL)
+		chfdw_raise_python_error("could not build request");
+	chfdw_dict_set_steal(ctx, "collations", colls);
+	PyList_SET_ITEM(colls, 0, chfdw_collation_facts(DEFAULT_COLLATION_OID));
 	return ctx;
+}
+
+static void
+set_text_or_none(PyObject *d, const char *key, int cacheid, HeapTuple tup, AttrNumber attno)
+{
+	bool		isnull;
+	Datum		v = SysCacheGetAttr(cacheid, tup, attno, &isnull);
+
+	if (isnull)
+	{
+		Py_INCREF(Py_None);
+		chfdw_dict_set_steal(d, key, Py_None);
+	}
+	else
+		chfdw_dict_set_text(d, key, TextDatumGetCString(v));
+}
+
+/*
+ * The facts about collation coll that decide whether PostgreSQL orders text
+ * under it by bytes (ch_fdw/collations.py decides): {"name", "provider" ("c"
+ * libc, "i" ICU, "b" builtin), "collate" (the libc locale), "locale" (the
+ * ICU/builtin locale), "deterministic"}.  The default collation is described
+ * by the current database.  A new reference.
+ */
+PyObject *
+chfdw_collation_facts(Oid coll)
+{
+	PyObject   *d = PyDict_New();
+	HeapTuple	tup;
+	char		provider[2] = {0, 0};
+	bool		deterministic = true;
+
+	if (d == NULL)
+		chfdw_raise_python_error("could not build request");
+	if (coll == DEFAULT_COLLATION_OID)
+	{
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+		provider[0] = ((Form_pg_database) GETSTRUCT(tup))->datlocprovider;
+		chfdw_dict_set_text(d, "name", "default");
+		set_text_or_none(d, "collate", DATABASEOID, tup, Anum_pg_database_datcollate);
+		set_text_or_none(d, "locale", DATABASEOID, tup, CHFDW_ANUM_DATABASE_LOCALE);
+	}
+	else
+	{
+		Form_pg_collation c;
+
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(coll));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for collation %u", coll);
+		c = (Form_pg_collation) GETSTRUCT(tup);
+		provider[0] = c->collprovider;
+		deterministic = c->collisdeterministic;
+		chfdw_dict_set_text(d, "name", NameStr(c->collname));
+		set_text_or_none(d, "collate", COLLOID, tup, Anum_pg_collation_collcollate);
+		set_text_or_none(d, "locale", COLLOID, tup, CHFDW_ANUM_COLLATION_LOCALE);
+	}
+	ReleaseSysCache(tup);
+	chfdw_dict_set_text(d, "provider", provider);
+	chfdw_dict_set_steal(d, "deterministic", PyBool_FromLong(deterministic));
+	return d;
 }
 
 PyObject *

@@ -6,7 +6,10 @@
  * analysed Query with pg_get_querydef() and asks Python to translate it.
  * If Python can, the plan is one CustomScan that streams the final rows;
  * otherwise PostgreSQL plans the query normally (per-table scans) and the
- * reason is shown by EXPLAIN VERBOSE.
+ * reason is shown by EXPLAIN VERBOSE.  When only the final ORDER BY stands
+ * in the way (text under a linguistic collation, an opaque type), the query
+ * without its ORDER BY and LIMIT/OFFSET is pushed and PostgreSQL sorts and
+ * limits its rows: a Sort (and Limit) above the CustomScan.
  *
  * Active only when ch_fdw is in shared_preload_libraries, so behaviour does
  * not change in the middle of a session.
@@ -25,6 +28,7 @@
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "access/transam.h"
@@ -50,6 +54,7 @@ typedef struct CollectContext
 	Oid			userid;
 	List	   *relids;			/* distinct foreign tables */
 	List	   *params;			/* distinct external Params */
+	List	   *collations;		/* collations text is compared or sorted under */
 	const char *reason;			/* set when the query does not qualify */
 } CollectContext;
 
@@ -120,6 +125,36 @@ check_rte(Query *q, RangeTblEntry *rte, CollectContext *cx)
 	}
 }
 
+/*
+ * Note the collations node compares or sorts text under: an operator's or
+ * function's input collation, a sort/group/DISTINCT/window key's collation,
+ * a row comparison's and a set operation's.  Python decides from them
+ * whether text order in ClickHouse (bytes) is PostgreSQL's.
+ */
+static void
+collect_collations(Node *node, CollectContext *cx)
+{
+	Oid			coll = exprInputCollation(node);
+	ListCell   *lc;
+
+	if (OidIsValid(coll))
+		cx->collations = list_append_unique_oid(cx->collations, coll);
+	if (IsA(node, TargetEntry) && ((TargetEntry *) node)->ressortgroupref != 0)
+	{
+		coll = exprCollation((Node *) ((TargetEntry *) node)->expr);
+		if (OidIsValid(coll))
+			cx->collations = list_append_unique_oid(cx->collations, coll);
+	}
+	if (IsA(node, RowCompareExpr))
+		foreach(lc, ((RowCompareExpr *) node)->inputcollids)
+			if (OidIsValid(lfirst_oid(lc)))
+				cx->collations = list_append_unique_oid(cx->collations, lfirst_oid(lc));
+	if (IsA(node, SetOperationStmt))
+		foreach(lc, ((SetOperationStmt *) node)->colCollations)
+			if (OidIsValid(lfirst_oid(lc)))
+				cx->collations = list_append_unique_oid(cx->collations, lfirst_oid(lc));
+}
+
 static bool
 collect_walker(Node *node, CollectContext *cx)
 {
@@ -143,6 +178,7 @@ collect_walker(Node *node, CollectContext *cx)
 		}
 		return query_tree_walker(q, collect_walker, (void *) cx, 0);
 	}
+	collect_collations(node, cx);
 	switch (nodeTag(node))
 	{
 		case T_FuncExpr:
@@ -241,6 +277,22 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 
 	chfdw_python_init();
 	server_ctx = chfdw_server_context(cx->serverid, cx->userid);
+	if (cx->collations != NIL)
+	{
+		/* the query's own collations replace the database default */
+		PyObject   *colls = PyList_New(0);
+
+		if (colls == NULL)
+			chfdw_raise_python_error("could not build request");
+		chfdw_dict_set_steal(server_ctx, "collations", colls);
+		foreach(lc, cx->collations)
+		{
+			PyObject   *f = chfdw_collation_facts(lfirst_oid(lc));
+
+			PyList_Append(colls, f);
+			Py_DECREF(f);
+		}
+	}
 	tables = PyList_New(0);
 	foreach(lc, cx->relids)
 	{
@@ -657,7 +709,7 @@ nested_relations_walker(Node *node, PlannedStmt *stmt)
  * queries, so the executor checks permissions and takes locks on all.
  */
 static PlannedStmt *
-make_pushed_stmt(Query *parse, CustomScan *cscan)
+make_pushed_stmt(Query *parse, Plan *top)
 {
 	PlannedStmt *stmt = makeNode(PlannedStmt);
 	ListCell   *lc;
@@ -669,7 +721,7 @@ make_pushed_stmt(Query *parse, CustomScan *cscan)
 	stmt->commandType = CMD_SELECT;
 	stmt->queryId = parse->queryId;
 	stmt->canSetTag = parse->canSetTag;
-	stmt->planTree = (Plan *) cscan;
+	stmt->planTree = top;
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
@@ -682,13 +734,145 @@ make_pushed_stmt(Query *parse, CustomScan *cscan)
 	return stmt;
 }
 
+/* ---------- sorting above the pushed query ---------- */
+
+/*
+ * The query without its final ORDER BY and LIMIT/OFFSET, when PostgreSQL
+ * can sort the pushed query's rows itself (no WITH TIES, no DISTINCT ON:
+ * their rows depend on the ordering; LIMIT/OFFSET without subqueries).  Sort keys that are not output
+ * columns become outputs, so the Sort above the CustomScan sees them (the
+ * top plan marks them junk again).  NULL otherwise.
+ */
+static Query *
+query_without_final_sort(Query *parse)
+{
+	Query	   *q;
+	ListCell   *lc;
+
+	if (parse->sortClause == NIL || parse->hasDistinctOn ||
+		parse->limitOption == LIMIT_OPTION_WITH_TIES)
+		return NULL;
+	/* the Limit node evaluates them as they are: no subqueries */
+	if (contain_subplans(parse->limitCount) || contain_subplans(parse->limitOffset))
+		return NULL;
+	q = copyObject(parse);
+	foreach(lc, q->sortClause)
+		get_sortgroupclause_tle(lfirst_node(SortGroupClause, lc), q->targetList)->resjunk = false;
+	q->sortClause = NIL;
+	q->limitCount = NULL;
+	q->limitOffset = NULL;
+	q->limitOption = LIMIT_OPTION_COUNT;
+	return q;
+}
+
+/*
+ * A target list of Vars over the output columns of plan (OUTER_VAR); junk:
+ * which of them are not the query's result columns (a bool per column).
+ */
+static List *
+outer_tlist(Plan *plan, bool *junk)
+{
+	List	   *tlist = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->targetlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *e = (Node *) tle->expr;
+
+		tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(OUTER_VAR, tle->resno, exprType(e),
+																exprTypmod(e), exprCollation(e), 0),
+											   tle->resno, tle->resname, junk[tle->resno - 1]));
+	}
+	return tlist;
+}
+
+/*
+ * parse's ORDER BY (then LIMIT/OFFSET) above the scan of unsorted's rows
+ * (query_without_final_sort(parse)): the CustomScan's columns are
+ * unsorted's non-junk outputs, in order.
+ */
+static Plan *
+sort_and_limit(Query *parse, Query *unsorted, Plan *scan)
+{
+	Sort	   *sort = makeNode(Sort);
+	int			n = list_length(parse->sortClause);
+	int			i = 0;
+	ListCell   *lc;
+	bool	   *junk = palloc0(sizeof(bool) * (list_length(unsorted->targetList) + 1));
+	AttrNumber	ncols = 0;
+
+	/* the promoted sort keys are junk again in the result */
+	foreach(lc, unsorted->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk)
+			junk[ncols++] = get_tle_by_resno(parse->targetList, tle->resno)->resjunk;
+	}
+
+	sort->numCols = n;
+	sort->sortColIdx = palloc(sizeof(AttrNumber) * n);
+	sort->sortOperators = palloc(sizeof(Oid) * n);
+	sort->collations = palloc(sizeof(Oid) * n);
+	sort->nullsFirst = palloc(sizeof(bool) * n);
+	foreach(lc, parse->sortClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *key = get_sortgroupclause_tle(sgc, unsorted->targetList);
+		AttrNumber	col = 0;
+		ListCell   *lt;
+
+		foreach(lt, unsorted->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lt);
+
+			if (!tle->resjunk)
+				col++;
+			if (tle == key)
+				break;
+		}
+		sort->sortColIdx[i] = col;
+		sort->sortOperators[i] = sgc->sortop;
+		sort->collations[i] = exprCollation((Node *) key->expr);
+		sort->nullsFirst[i] = sgc->nulls_first;
+		i++;
+	}
+	sort->plan.lefttree = scan;
+	sort->plan.targetlist = outer_tlist(scan, junk);
+	sort->plan.plan_rows = scan->plan_rows;
+	sort->plan.plan_width = scan->plan_width;
+	sort->plan.startup_cost = scan->total_cost + 2.0 * cpu_operator_cost * scan->plan_rows * 10;
+	sort->plan.total_cost = sort->plan.startup_cost + cpu_operator_cost * scan->plan_rows;
+	if (parse->limitCount == NULL && parse->limitOffset == NULL)
+		return (Plan *) sort;
+	{
+		Limit	   *limit = makeNode(Limit);
+
+		limit->limitOffset = (Node *) copyObject(parse->limitOffset);
+		limit->limitCount = (Node *) copyObject(parse->limitCount);
+		fix_opfuncids(limit->limitOffset);
+		fix_opfuncids(limit->limitCount);
+		limit->limitOption = LIMIT_OPTION_COUNT;
+		limit->plan.lefttree = (Plan *) sort;
+		limit->plan.targetlist = outer_tlist((Plan *) sort, junk);
+		limit->plan.plan_rows = sort->plan.plan_rows;
+		limit->plan.plan_width = sort->plan.plan_width;
+		limit->plan.startup_cost = sort->plan.startup_cost;
+		limit->plan.total_cost = sort->plan.total_cost;
+		return (Plan *) limit;
+	}
+}
+
 /* ---------- the hook ---------- */
 
 static PlannedStmt *
 chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	CollectContext cx = {InvalidOid, InvalidOid, NIL, NIL, NULL};
+	CollectContext cx = {InvalidOid, InvalidOid, NIL, NIL, NIL, NULL};
+	CollectContext cx2 = {InvalidOid, InvalidOid, NIL, NIL, NIL, NULL};
 	QueryPlanData *pd = NULL;
+	bool		sort_here = false;
 	const char *reason = NULL;
 	const char *saved_reason = chfdw_fallback_reason;
 	PlannedStmt *stmt;
@@ -704,6 +888,21 @@ chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 				reason = "it is a scrollable cursor";
 			else
 				pd = translate_query(parse, &cx, &reason);
+			if (pd == NULL && cx.reason == NULL && !(cursorOptions & CURSOR_OPT_SCROLL))
+			{
+				/* push all but the final ordering; PostgreSQL sorts above */
+				Query	   *unsorted = query_without_final_sort(parse);
+				const char *unsorted_reason = NULL;
+
+				if (unsorted != NULL)
+				{
+					/* its own collations: the final ORDER BY's are PostgreSQL's now */
+					(void) collect_walker((Node *) unsorted, &cx2);
+					if (cx2.reason == NULL)
+						pd = translate_query(unsorted, &cx2, &unsorted_reason);
+					sort_here = pd != NULL;
+				}
+			}
 			if (pd != NULL)
 				pd->cursor_options = cursorOptions;
 		}
@@ -711,8 +910,10 @@ chfdw_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	else if (!chfdw_query_pushdown)
 		reason = "ch_fdw.query_pushdown is off";
 
+	if (pd != NULL && sort_here)
+		return make_pushed_stmt(parse, sort_and_limit(parse, pd->query, (Plan *) make_query_scan(pd, &cx2)));
 	if (pd != NULL)
-		return make_pushed_stmt(parse, make_query_scan(pd, &cx));
+		return make_pushed_stmt(parse, (Plan *) make_query_scan(pd, &cx));
 
 	chfdw_fallback_reason = reason;
 	PG_TRY();

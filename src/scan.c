@@ -337,7 +337,7 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 /*
  * The sort keys of pathkeys as Python tuples (attnum, descending,
- * nulls_first, collation_is_c), or NULL if a key is not a plain column of
+ * nulls_first, collation: chfdw_collation_facts() or None), or NULL if a key is not a plain column of
  * this table sorted by its type's default btree order.
  */
 static PyObject *
@@ -357,6 +357,7 @@ sort_keys_for(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
 		ListCell   *lm;
 		TypeCacheEntry *tce;
 		PyObject   *key;
+		PyObject   *coll;
 
 		if (ec->ec_has_volatile)
 			break;
@@ -380,11 +381,16 @@ sort_keys_for(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
 		tce = lookup_type_cache(found->vartype, TYPECACHE_BTREE_OPFAMILY);
 		if (!OidIsValid(tce->btree_opf) || tce->btree_opf != pk->pk_opfamily)
 			break;
-		key = Py_BuildValue("(iOOO)", (int) found->varattno,
+		if (OidIsValid(ec->ec_collation))
+			coll = chfdw_collation_facts(ec->ec_collation);
+		else
+		{
+			Py_INCREF(Py_None);
+			coll = Py_None;
+		}
+		key = Py_BuildValue("(iOON)", (int) found->varattno,
 							chfdw_pathkey_is_desc(pk) ? Py_True : Py_False,
-							pk->pk_nulls_first ? Py_True : Py_False,
-							(!OidIsValid(ec->ec_collation) || chfdw_collation_is_c(ec->ec_collation))
-							? Py_True : Py_False);
+							pk->pk_nulls_first ? Py_True : Py_False, coll);
 		PyList_Append(keys, key);
 		Py_DECREF(key);
 	}

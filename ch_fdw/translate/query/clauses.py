@@ -20,7 +20,7 @@ from sqlglot import exp
 from .. import literals as L
 from ..literals import Unsupported
 from ..shared import param_id, sort_keys, strip_parens
-from .context import T, _FLOATS, _TEXTS, _classify
+from .context import T, _FLOATS, _TEXTS, _classify, opaque_reason
 
 
 class Clauses:
@@ -152,6 +152,8 @@ class Clauses:
         return " ORDER BY " + ", ".join(keys) if keys else ""
 
     def sort_key(self, v: T, desc: bool, nulls_first: bool) -> list[str]:
+        if v.kind == "opaque":
+            raise Unsupported(f"ORDER BY {opaque_reason(v)}")      # [opaque]
         if v.is_const:
             return []
         if v.kind in _TEXTS and not self.dialect.text_collation_c:

@@ -52,6 +52,9 @@ class T:
     # ClickHouse type, for comparisons in the column's own type (fit.py)
     stored: str | None = None
     ch: str | None = None
+    # kind "opaque": a column only returned as it is, read like the per-table
+    # path reads it (outputs.py); (ColumnInfo, why it cannot be computed on)
+    opaque: tuple | None = None
 
     @property
     def is_const(self):
@@ -90,6 +93,11 @@ def _classify(type_text: str) -> tuple[str, PgType | None, int | None]:
     if p is None:
         raise Unsupported(f"type {type_text} not supported in pushed queries")
     return p.kind, p, None
+
+
+def opaque_reason(t: T) -> str:
+    """Why an opaque value (relations.py [opaque]) cannot be computed on."""
+    return t.opaque[1] if t.opaque else "a value the translator cannot compute on"
 
 
 def _numeric_typmod(type_text: str) -> tuple[int, int] | None:
@@ -165,6 +173,12 @@ class Context:
     def new_c(self):
         self._c += 1
         return f"c{self._c}"
+
+    def no_opaque(self, outs, what: str):
+        """[opaque] (relations.py) refuse what (DISTINCT, ...) over an opaque output."""
+        for _, t in outs:
+            if t.kind == "opaque":
+                raise Unsupported(f"{what} over {opaque_reason(t)}")
 
     def need(self, version, what):
         if self.version < version:

@@ -8,19 +8,59 @@ Rules owned here:
   [bool]         booleans are output as toBool() where the engine has Bool.
   [bpchar]       character(n) outputs are padded back to n.
   [numeric]      numeric outputs keep their scale (Decimal256).
+  [opaque]       a bare column of a type the translator does not compute on
+                 (uuid, jsonb, arrays, bytea, Enum, Map, Tuple, ...) is
+                 returned in its own ClickHouse type with the per-table
+                 path's fetch plan (the same values); on the nullable side
+                 of an outer join its type becomes Nullable, as
+                 join_use_nulls makes it, or the query is refused where
+                 ClickHouse fills in defaults instead of NULLs (Array, Map,
+                 Tuple).
 """
 
 from __future__ import annotations
 
+import re
+
 from ..literals import Unsupported
 from .context import T, _classify, _numeric_typmod
+
+#: types ClickHouse cannot wrap in Nullable: join_use_nulls fills in their
+#: default values ([], {}, a tuple of defaults) for unmatched rows
+_NO_NULLABLE = ("Array", "Map", "Tuple", "Nested", "Object", "JSON", "Variant", "Dynamic",
+                "AggregateFunction", "SimpleAggregateFunction",
+                # geo types are Tuples and Arrays underneath
+                "Point", "Ring", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+                "Geometry")
+
+
+def _outer_join_type(ch_type: str) -> str | None:
+    """The type join_use_nulls gives a column of ch_type on the nullable
+    side of an outer join; None where unmatched rows get defaults."""
+    t = ch_type.strip()
+    if t.startswith("Nullable("):
+        return t
+    m = re.fullmatch(r"LowCardinality\((.*)\)", t, re.S)
+    if m:
+        inner = m.group(1).strip()
+        return t if inner.startswith("Nullable(") else f"LowCardinality(Nullable({inner}))"
+    if re.match(r"(%s)\b" % "|".join(_NO_NULLABLE), t):
+        return None
+    return f"Nullable({t})"
+
+
+def _is_numeric(pg_type_text: str) -> bool:
+    try:
+        return _classify(pg_type_text)[0] == "numeric"
+    except Unsupported:             # [opaque] outputs: uuid, bytea, arrays, ...
+        return False
 
 
 def fetch_pg_type(ch_type: str, pg_type_text: str) -> str:
     """The PostgreSQL type to plan an output's fetch as: numerics sent as
     text (a per-row scale) are read like text; the bridge's numeric input
     function parses them."""
-    if ch_type in ("String", "Nullable(String)") and _classify(pg_type_text)[0] == "numeric":
+    if ch_type in ("String", "Nullable(String)") and _is_numeric(pg_type_text):
         return "text"
     return pg_type_text
 
@@ -33,6 +73,8 @@ class Outputs:
             raise Unsupported("more output columns than the caller expects")
         pgt = self.top_types[i]
         ref = t.sql
+        if t.kind == "opaque":
+            return self._opaque_output(t, i, pgt)
         kind, pg, n = _classify(pgt)
         if t.kind in ("null", "unknown") or t.is_null:
             if t.kind == "unknown" and kind not in ("text", "bpchar"):
@@ -93,6 +135,9 @@ class Outputs:
             raise Unsupported(f"output of type {pgt}")
         if t.nullable:
             ct = f"Nullable({ct})"
+        return self._fetched(e, ct, i, pgt)
+
+    def _fetched(self, e: str, ct: str, i: int, pgt: str) -> str:
         while len(self.top_ch_types) <= i:
             self.top_ch_types.append(None)
         self.top_ch_types[i] = ct
@@ -105,3 +150,17 @@ class Outputs:
         except ChFdwError as ex:
             raise Unsupported(ex.message)
         return fp.expression.format(e) if self.fetch_expressions else e
+
+    def _opaque_output(self, t: T, i: int, pgt: str) -> str:
+        """[opaque] a bare column read exactly as the per-table path reads it."""
+        from ch_fdw.chtypes.pgnames import normalize_pg_type
+        ci, _ = t.opaque
+        if normalize_pg_type(pgt) != normalize_pg_type(ci.pg_type):
+            raise Unsupported(f"output column {i + 1}: {ci.pg_type} column returned as {pgt}")
+        ct = ci.ch_type
+        if t.nullable:
+            ct = _outer_join_type(ct)
+            if ct is None:
+                raise Unsupported(f"output column {i + 1}: {ci.ch_type} on the nullable side of "
+                                  "an outer join (ClickHouse returns defaults, not NULLs)")
+        return self._fetched(t.sql, ct, i, pgt)

@@ -49,7 +49,7 @@ class Predicates:
             b = self.pred(node.expression, scope, neg)
             return f"({a} {'AND' if is_and else 'OR'} {b})"
         if isinstance(node, exp.Exists):
-            sql, _ = self.subquery(node.this, scope)
+            sql, _ = self.subquery(node.this, scope, exists=True)
             return f"({'NOT ' if neg else ''}EXISTS ({sql}))"
         if isinstance(node, exp.In):
             return self.in_pred(node, scope, neg)
@@ -217,12 +217,14 @@ class Predicates:
                     for t in L.parse_pg_array(strip_parens(arr.this).this)]
         raise Unsupported("ANY/ALL over a non-constant array")
 
-    def subquery(self, q, scope):
+    def subquery(self, q, scope, exists: bool = False):
         q = strip_parens(q)
         if isinstance(q, exp.Subquery):
             q = q.this
         sub = _Scope(parent=scope)
         sql, outs = self.query(q, sub)
+        if not exists:
+            self.no_opaque(outs, "a subquery expression")   # [opaque] EXISTS ignores its outputs
         if sub.outer_refs:
             self._check_correlated(q)
         return sql, outs

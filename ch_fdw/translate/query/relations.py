@@ -22,6 +22,11 @@ Rules owned here:
                  HAVING count() >= 0 keeps equal rows of different sets.
   [bpchar]       character(n) columns are read without trailing spaces (PG
                  ignores them); set-op branches must agree on n.
+  [opaque]       a column the translator cannot compute on (uuid, jsonb,
+                 arrays, bytea, Enum, Map, ...) may still be returned as a
+                 bare select-list column (through derived tables and CTEs);
+                 any other use -- WHERE, GROUP BY, ORDER BY, DISTINCT, set
+                 operations, sublinks -- refuses the query with the reason.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ..remote import ColumnInfo
 from ..fit import text_domain
 from ..kinds import ch_type as parse_ch_type, compatible
 from ..shared import strip_parens
-from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope
+from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope, opaque_reason
 
 
 _UTC_NAMES = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu",
@@ -105,6 +110,7 @@ class Relations:
             op = "EXCEPT DISTINCT"
         lsql, louts = self.query(node.this, scope)
         rsql, routs = self.query(node.expression, scope)
+        self.no_opaque(louts + routs, "a set operation")
         if len(louts) != len(routs):
             raise Unsupported("set operation branches differ in width")
         names = [self.new_c() for _ in louts]
@@ -212,8 +218,11 @@ class Relations:
                 raise Unsupported("* in select list")
             name = e.alias_or_name if isinstance(e, exp.Alias) else (
                 e.name if isinstance(e, exp.Column) else "?column?")
-            inner = e.this if isinstance(e, exp.Alias) else e
-            v = self.value(inner, scope)
+            inner = strip_parens(e.this if isinstance(e, exp.Alias) else e)
+            if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
+                v = self.resolve(inner, scope, allow_opaque=True)       # [opaque]
+            else:
+                v = self.value(inner, scope)
             if v.kind == "null":
                 v = T("NULL", "text", const=None)
             v = self.materialize(v)
@@ -228,7 +237,8 @@ class Relations:
             else:
                 cols.append(f"{v.sql} AS {qi(nm)}")
             outs.append((name, T(qi(nm), v.kind, nullable=v.nullable, scale=v.scale,
-                                 bits=v.bits, n=v.n, maybe_nan=v.maybe_nan, agg=v.agg)))
+                                 bits=v.bits, n=v.n, maybe_nan=v.maybe_nan, agg=v.agg,
+                                 opaque=v.opaque)))
         if not grouped and any(t.agg for _, t in outs) is False and having is not None:
             pass
         order = node.args.get("order")
@@ -239,6 +249,8 @@ class Relations:
         if node.args.get("qualify"):
             raise Unsupported("QUALIFY")
         dist = "DISTINCT " if distinct is not None else ""
+        if dist:
+            self.no_opaque(outs, "DISTINCT")
         if not cols:
             raise Unsupported("empty select list")
         sql = (f"SELECT {dist}{', '.join(cols)}{from_sql}{where_sql}{group_sql}"
@@ -395,7 +407,8 @@ class Relations:
                 item.cols[pgname] = None       # ambiguous: refuse on use
                 continue
             item.cols[pgname] = T(f"{qi(alias)}.{t.sql}", t.kind, nullable=t.nullable,
-                                  scale=t.scale, bits=t.bits, n=t.n, maybe_nan=t.maybe_nan)
+                                  scale=t.scale, bits=t.bits, n=t.n, maybe_nan=t.maybe_nan,
+                                  opaque=t.opaque)
             item.order.append(pgname)
         scope.items.append(item)
         return f"({sql}) AS {qi(alias)}"
@@ -445,6 +458,17 @@ class Relations:
         return f"{qi(info.remote_db)}.{qi(info.remote_table)} AS {qi(t)}"
 
     def _column_value(self, ci: ColumnInfo, alias: str) -> T:
+        """The column as a typed value, or [opaque] (returnable only) when
+        the translator cannot compute on its type."""
+        try:
+            return self._typed_column(ci, alias)
+        except Unsupported as e:
+            ch = parse_ch_type(ci.ch_type) if ci.ch_type else None
+            why = str(e) if str(e).startswith("column ") else f"column {ci.pg_name}: {e}"
+            return T(f"{qi(alias)}.{qi(ci.remote_name)}", "opaque",
+                     nullable=ch is None or ch.nullable, opaque=(ci, why))
+
+    def _typed_column(self, ci: ColumnInfo, alias: str) -> T:
         kind, pg, n = _classify(ci.pg_type)
         ch = parse_ch_type(ci.ch_type) if ci.ch_type else None
         ref = f"{qi(alias)}.{qi(ci.remote_name)}"
@@ -536,7 +560,9 @@ class Relations:
             raise Unsupported("aggregate over outer-query columns only (it belongs to the "
                               "outer query)")
 
-    def resolve(self, col: exp.Column, scope: _Scope) -> T:
+    def resolve(self, col: exp.Column, scope: _Scope, allow_opaque: bool = False) -> T:
+        """The value col names; allow_opaque: col is a bare select-list
+        item, which may be an [opaque] column of this query level."""
         if col.args.get("db") or col.args.get("catalog"):
             raise Unsupported("schema-qualified column reference")
         tname = col.table
@@ -559,6 +585,8 @@ class Relations:
                 if isinstance(t, tuple):
                     t = self._column_value(t[1], t[2])
                     it.cols[name] = t
+                if t.kind == "opaque" and not (allow_opaque and depth == 0):
+                    raise Unsupported(opaque_reason(t))
                 if depth:
                     self.correlated = True
                     self.need((25, 4), "correlated subqueries")
@@ -567,7 +595,8 @@ class Relations:
                         s2.outer_refs = True
                         s2 = s2.parent
                 return T(t.sql, t.kind, nullable=t.nullable or it.nullable, scale=t.scale,
-                         bits=t.bits, n=t.n, maybe_nan=t.maybe_nan, stored=t.stored, ch=t.ch)
+                         bits=t.bits, n=t.n, maybe_nan=t.maybe_nan, stored=t.stored, ch=t.ch,
+                         opaque=t.opaque)
             s = s.parent
             depth += 1
         raise Unsupported(f"column {col.sql()} not found")

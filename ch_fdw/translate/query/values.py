@@ -14,6 +14,8 @@ Rules owned here:
   [bpchar]       casts to/from character(n) strip/keep trailing spaces like
                  PG.
   [bool]         booleans are UInt8 inside expressions.
+  [collation]    x COLLATE "..." is x: which collations the query uses is
+                 decided before translation (ch_fdw/collations.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class Values:
             if isinstance(node.this, exp.Star):
                 raise Unsupported("* reference")
             return self.resolve(node, scope)
+        if isinstance(node, exp.Collate):
+            # [collation] the bridge sent every collation the query compares or
+            # sorts under; Dialect.text_collation_c says if all are byte order
+            return self.value(node.this, scope)
         if isinstance(node, exp.Literal):
             return self.literal(node)
         if isinstance(node, exp.Null):
