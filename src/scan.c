@@ -50,7 +50,9 @@ typedef struct ChFdwRelInfo
 	List	   *remote_conds;	/* RestrictInfos sent to ClickHouse */
 	List	   *remote_sql;		/* their deparsed text (String nodes) */
 	List	   *local_conds;	/* RestrictInfos evaluated locally */
-	List	   *params;			/* distinct external Params in remote_conds */
+	List	   *remote_exprs;	/* their clauses with stable values as Params */
+	List	   *stable_values;	/* expressions of those Params (stable.c) */
+	List	   *params;			/* distinct external Params in remote_exprs */
 	Bitmapset  *attrs_used;		/* columns to fetch (offset by FirstLowInvalid...) */
 	double		remote_rows;	/* rows ClickHouse sends before local filters */
 } ChFdwRelInfo;
@@ -249,6 +251,7 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	ChFdwRelInfo *fpinfo = palloc0(sizeof(ChFdwRelInfo));
 	List	   *candidates = NIL;
+	List	   *candidate_exprs = NIL;
 	List	   *candidate_sql = NIL;
 	List	   *params = NIL;
 	List	   *dpcontext;
@@ -270,14 +273,18 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		/* now() - interval '1 day' and the like go as values computed at execution */
+		Expr	   *expr = (Expr *) chfdw_replace_stable_values((Node *) ri->clause,
+																&fpinfo->stable_values);
 
-		if (is_shippable(ri->clause, baserel, &params))
+		if (is_shippable(expr, baserel, &params))
 		{
 			/* deparse_context_for() knows this table as range table entry 1 */
-			Node	   *clause = show_exec_params_mutator((Node *) ri->clause, NULL);
+			Node	   *clause = show_exec_params_mutator((Node *) expr, NULL);
 
 			ChangeVarNodes(clause, baserel->relid, 1, 0);
 			candidates = lappend(candidates, ri);
+			candidate_exprs = lappend(candidate_exprs, expr);
 			candidate_sql = lappend(candidate_sql,
 									makeString(deparse_expression(clause, dpcontext, false, false)));
 		}
@@ -302,6 +309,7 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		if (PyObject_IsTrue(PyList_GET_ITEM(pushed, i)))
 		{
 			fpinfo->remote_conds = lappend(fpinfo->remote_conds, lfirst(lc));
+			fpinfo->remote_exprs = lappend(fpinfo->remote_exprs, list_nth(candidate_exprs, i));
 			fpinfo->remote_sql = lappend(fpinfo->remote_sql, list_nth(candidate_sql, i));
 		}
 		else
@@ -313,11 +321,11 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Py_DECREF(res);
 
 	/* Params of the clauses actually sent. */
-	foreach(lc, fpinfo->remote_conds)
+	foreach(lc, fpinfo->remote_exprs)
 	{
 		ShippableContext cx = {baserel, NIL};
 
-		(void) shippable_walker((Node *) lfirst_node(RestrictInfo, lc)->clause, &cx);
+		(void) shippable_walker((Node *) lfirst(lc), &cx);
 		fpinfo->params = list_concat_unique(fpinfo->params, cx.params);
 	}
 
@@ -541,10 +549,8 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								   has_limit ? Py_True : Py_False));
 
 	foreach(lc, fpinfo->params)
-	{
 		param_ids = lappend_int(param_ids, shown_param_id((Param *) lfirst(lc)));
-		fdw_exprs = lappend(fdw_exprs, lfirst(lc));
-	}
+	fdw_exprs = chfdw_param_exprs(fpinfo->params, fpinfo->stable_values);
 	if (has_limit)
 	{
 		fdw_exprs = lappend(fdw_exprs, copyObject(root->parse->limitCount));

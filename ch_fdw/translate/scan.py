@@ -35,7 +35,8 @@ from .kinds import ch_type, compatible, pg_array_element, pg_type
 from .literals import Unsupported
 from .pgparse import parse, pg_type_name
 from .quoting import quote_identifier
-from .remote import ColumnInfo, Dialect, Slot, SqlTemplate
+from .remote import SLOT_MARK, ColumnInfo, Dialect, Slot, SqlTemplate
+from .scan_bounds import bounded_compare
 from .scan_values import _FLOAT_KINDS, _NUMERIC_KINDS, ScanValues, _is_float, _Val
 from .shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, sort_keys, strip_parens
 
@@ -54,6 +55,7 @@ class _Translator(ScanValues):
         self.param_types = param_types
         self.dialect = dialect
         self.slots: list[Slot] = []
+        self.bounded_slots: list[int] = []   # placeholders of date/timestamptz params
 
     # -------------------------------------------------------- predicates
 
@@ -145,6 +147,13 @@ class _Translator(ScanValues):
         a, b = self._unify(a, b, op)
         if a.is_null or b.is_null:
             return "0"   # comparison with NULL is never true
+        if (a.bounded is not None) != (b.bounded is not None):
+            param, col = (a, b) if a.bounded is not None else (b, a)
+            if col.column:
+                render = bounded_compare(op, col.sql, col.ch, param.kind, self.dialect.version,
+                                         param is a)
+                self.slots.append(Slot(param.bounded, render))
+                return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
         if a.kind == "timestamp" or b.kind == "timestamp":
             if a.sql is None and b.sql is None:
                 raise Unsupported("timestamp constant vs constant")
@@ -361,6 +370,8 @@ def translate_condition(pg_sql: str, columns: dict[str, ColumnInfo],
         tree = parse(pg_sql)
         tr = _Translator(columns, param_types or {}, dialect)
         sql = tr.pred(tree, False)
+        if any(f"{SLOT_MARK}{i}{SLOT_MARK}" in sql for i in tr.bounded_slots):
+            return None   # a date/timestamptz parameter not compared with a column
         return RemoteCondition(sql, tr.slots)
     except (Unsupported, ValueError, TypeError, KeyError, AttributeError,
             OverflowError, ArithmeticError, RecursionError):

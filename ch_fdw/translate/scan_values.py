@@ -35,6 +35,8 @@ class _Val:
     tz: str | None = None    # timestamp columns: their (fixed) zone
     param: bool = False
     bits: int = 64           # int: PostgreSQL's width (int2/int4/int8)
+    ch: str | None = None    # a bare column's ClickHouse type
+    bounded: int | None = None  # a date/timestamptz parameter's id (scan_bounds.py)
 
     @property
     def is_const(self) -> bool:
@@ -48,10 +50,15 @@ class _Val:
 _NUMERIC_KINDS = ("int", "numeric")
 _FLOAT_KINDS = ("float4", "float8")
 _PARAM_KINDS = ("int", "float4", "float8", "text", "bool")
+_BOUNDED_KINDS = ("date", "timestamptz")   # pushed only compared with a column
 
 
 def _is_float(v: _Val) -> bool:
     return v.kind in _FLOAT_KINDS
+
+
+def _unrendered(text):
+    raise Unsupported("a date/timestamptz parameter outside a column comparison")
 
 
 class ScanValues:
@@ -124,12 +131,20 @@ class ScanValues:
         tz = ch.timezone if ch is not None else None
         return _Val(quote_identifier(info.remote_name), pg.kind,
                     nullable=(ch is None or ch.nullable),
-                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz, bits=pg.bits or 64)
+                    maybe_nan=pg.kind in _FLOAT_KINDS, column=True, tz=tz, bits=pg.bits or 64,
+                    ch=info.ch_type)
 
     def parameter(self, node: exp.Parameter) -> _Val:
         pid = param_id(node)
         tname = self.param_types.get(pid)
         pg = pg_type(tname) if tname else None
+        if pg is not None and pg.kind in _BOUNDED_KINDS:
+            # a placeholder: scan.compare() replaces it by a whole comparison;
+            # a condition still holding it is refused (translate_condition)
+            self.slots.append(Slot(pid, _unrendered))
+            self.bounded_slots.append(len(self.slots) - 1)
+            return _Val(f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}", pg.kind, param=True,
+                        bounded=pid)
         if pg is None or pg.kind not in _PARAM_KINDS:
             # date/time/numeric values may be outside ClickHouse's range,
             # which is only known at execution: do not push those.

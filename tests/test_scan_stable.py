@@ -1,0 +1,170 @@
+"""now(), current_date, ... and date/timestamptz parameters reach ClickHouse
+(issue 9).
+
+Statement-stable values (now(), current_timestamp, current_date,
+localtimestamp, statement_timestamp(), transaction_timestamp() and
+expressions over them) are computed by PostgreSQL at execution (src/stable.c)
+and sent as parameters; date and timestamptz parameters, including generic
+plans' and out-of-range values, are compared with the column per value
+(ch_fdw/translate/scan_bounds.py).  Every clause must be pushed (a WHERE in
+the Remote SQL) and select exactly the rows a local table selects, under a
+DST time zone; clock_timestamp() stays volatile and local.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from helpers import explain, foreign_table, remote_sql
+
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+TODAY = NOW.date()
+
+
+def _rows():
+    offsets = [-2 * 3600, -25 * 3600, -8 * 86400, -30 * 86400, 86400, 3600, -3 * 3600 - 1, 0]
+    rows = []
+    for i, off in enumerate(offsets):
+        ts = NOW + dt.timedelta(seconds=off)
+        rows.append((i + 1, ts, (ts - dt.timedelta(hours=5)).date()))
+    rows.append((20, dt.datetime(1970, 1, 1, 0, 0, 5), dt.date(1970, 1, 1)))
+    rows.append((21, dt.datetime(2105, 6, 1, 12, 0, 0), dt.date(2105, 6, 1)))
+    rows.append((22, None, None))
+    return rows
+
+
+ROWS = _rows()
+
+
+@pytest.fixture
+def tables(pg, engine, server, uniq):
+    utc = [(i, ts and ts.replace(tzinfo=dt.timezone.utc), d) for i, ts, d in ROWS]
+    foreign_table(pg, engine, server, uniq,
+                  "id Int32, ts Nullable(DateTime('UTC')), d Nullable(Date)",
+                  "id int, ts timestamptz, d date", utc, ["id", "ts", "d"])
+    local = f"{uniq}_local"
+    pg.execute(f"CREATE TABLE {local} (id int, ts timestamptz, d date)")
+    for i, ts, d in ROWS:
+        pg.execute(f"INSERT INTO {local} VALUES (%s, %s::timestamp AT TIME ZONE 'UTC', %s)",
+                   (i, ts, d))
+    pg.execute("SET ch_fdw.query_pushdown = off")   # the per-table path on every engine
+    pg.execute("SET TimeZone = 'America/New_York'")
+    yield uniq, local
+    pg.execute("RESET ch_fdw.query_pushdown")
+    pg.execute("RESET TimeZone")
+
+
+def _same_ids(pg, tables, where: str, params=None, pushed=True):
+    ft, local = tables
+    q = "SELECT id FROM {} WHERE " + where + " ORDER BY id"
+    sql = remote_sql(pg, q.format(ft), params)
+    assert len(sql) == 1
+    assert (" WHERE " in sql[0]) == pushed, f"{where}: {sql[0]}"
+    with pg.transaction():   # one now() for both
+        want = pg.execute(q.format(local), params).fetchall()
+        got = pg.execute(q.format(ft), params).fetchall()
+    assert got == want, f"{where}: ch_fdw {got} vs PostgreSQL {want}"
+    return want
+
+
+STABLE_FILTERS = [
+    "ts >= now() - interval '1 day'",
+    "ts < current_timestamp",
+    "ts > current_timestamp(0) - interval '3 hours'",
+    "ts >= statement_timestamp() - interval '7 days'",
+    "ts <= transaction_timestamp() + interval '90 minutes'",
+    "ts >= date_trunc('day', now())",
+    "ts BETWEEN now() - interval '2 days' AND now()",
+    "d >= current_date - 7",
+    "d = current_date",
+    "d < current_date",
+    "d > localtimestamp::date - 2",
+    "d >= (now() AT TIME ZONE 'UTC')::date",
+    "ts IN (now(), date_trunc('hour', now()))",
+    "ts >= now() - interval '1 day' OR d = current_date - 30",
+]
+
+
+@pytest.mark.parametrize("where", STABLE_FILTERS)
+def test_stable_time_values_pushed(pg, tables, where):
+    _same_ids(pg, tables, where)
+
+
+def test_current_date_follows_session_timezone(pg, tables):
+    """current_date is PostgreSQL's, in the session's zone: at 03:00 UTC it is
+    still yesterday in New York."""
+    ft, _ = tables
+    for tz in ("America/New_York", "Pacific/Kiritimati", "UTC"):
+        pg.execute(f"SET TimeZone = '{tz}'")
+        want = pg.execute("SELECT current_date").fetchone()[0]
+        got = pg.execute(f"SELECT count(*) FROM {ft} WHERE d = current_date").fetchone()[0]
+        local_n = sum(1 for _, _, d in ROWS if d == want)
+        assert got == local_n, tz
+        _same_ids(pg, tables, "d = current_date")
+
+
+def test_volatile_time_stays_local(pg, tables):
+    _same_ids(pg, tables, "ts > clock_timestamp() - interval '1 day'", pushed=False)
+    # random() differs between the two runs: only check it is not sent
+    ft, _ = tables
+    sql = remote_sql(pg, f"SELECT id FROM {ft} WHERE ts > now() - random() * interval '1 day'")
+    assert " WHERE " not in sql[0], sql
+
+
+def test_stable_value_shown_and_reevaluated(pg, tables):
+    """The remote SQL carries the value, computed again for each execution
+    (a prepared statement's generic plan keeps working as time moves)."""
+    ft, local = tables
+    pg.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        pg.execute(f"PREPARE s_ft AS SELECT id FROM {ft} WHERE ts >= now() - interval '1 day' "
+                   "ORDER BY id")
+        pg.execute(f"PREPARE s_local AS SELECT id FROM {local} WHERE ts >= now() - interval '1 day' "
+                   "ORDER BY id")
+        plan = explain(pg, "EXECUTE s_ft")
+        assert "WHERE" in plan and "$200001" in plan, plan
+        for _ in range(7):
+            with pg.transaction():
+                assert (pg.execute("EXECUTE s_ft").fetchall()
+                        == pg.execute("EXECUTE s_local").fetchall())
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")
+
+
+PARAM_VALUES = {
+    "timestamptz": [NOW.isoformat(" ") + "+00", (NOW - dt.timedelta(hours=2)).isoformat(" ") + "+00",
+                    (NOW - dt.timedelta(hours=2)).isoformat(" ") + ".5+00",
+                    "1970-01-01 00:00:05+00", "1970-01-01 00:00:04.999999+00",
+                    "1969-12-31 19:00:05-05", "1960-01-01 00:00:00+00", "2105-06-01 12:00:00+00",
+                    "2200-01-01 00:00:00+00", "infinity", "-infinity", "0044-03-15 12:00:00+00 BC",
+                    None],
+    "date": [TODAY.isoformat(), (TODAY - dt.timedelta(days=8)).isoformat(), "1970-01-01",
+             "1969-12-31", "2105-06-01", "2140-01-01", "3000-01-01", "infinity", "-infinity",
+             "0044-03-15 BC", None],
+}
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+@pytest.mark.parametrize("ptype,col", [("timestamptz", "ts"), ("date", "d")])
+def test_date_and_timestamptz_parameters(pg, tables, mode, ptype, col):
+    ft, local = tables
+    pg.execute(f"SET plan_cache_mode = {mode}")
+    try:
+        for op_i, op in enumerate(["<", "<=", "=", "<>", ">", ">="]):
+            for name, t in ((f"p{op_i}_ft", ft), (f"p{op_i}_local", local)):
+                pg.execute(f"PREPARE {name}({ptype}) AS SELECT id FROM {t} "
+                           f"WHERE {col} {op} $1 ORDER BY id")
+            # the generic plan pushes the comparison too
+            plan = explain(pg, f"EXECUTE p{op_i}_ft('{PARAM_VALUES[ptype][0]}')")
+            assert "WHERE" in plan, plan
+            for v in PARAM_VALUES[ptype]:
+                arg = "NULL" if v is None else f"'{v}'"
+                got = pg.execute(f"EXECUTE p{op_i}_ft({arg})").fetchall()
+                want = pg.execute(f"EXECUTE p{op_i}_local({arg})").fetchall()
+                assert got == want, f"{col} {op} {v!r}: ch_fdw {got} vs PostgreSQL {want}"
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")
