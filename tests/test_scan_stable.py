@@ -168,3 +168,34 @@ def test_date_and_timestamptz_parameters(pg, tables, mode, ptype, col):
     finally:
         pg.execute("DEALLOCATE ALL")
         pg.execute("RESET plan_cache_mode")
+
+
+# ------------------------------------------------------------ whole query
+
+WHOLE_QUERIES = [
+    "SELECT count(*) FROM {t} WHERE ts >= now() - interval '1 day'",
+    "SELECT id FROM {t} WHERE d >= current_date - 7 ORDER BY id",
+    "SELECT id FROM {t} WHERE ts >= date_trunc('day', current_timestamp) ORDER BY id",
+    "SELECT id, ts < statement_timestamp() FROM {t} ORDER BY id",
+    "SELECT d = current_date, count(*) FROM {t} GROUP BY 1 ORDER BY 1",
+    "SELECT id FROM {t} WHERE d > localtimestamp::date - 3 ORDER BY id",
+]
+
+
+@pytest.fixture
+def whole(pg, tables, engine):
+    if not engine.modern:
+        pytest.skip("whole-query pushdown needs ClickHouse >= 24.3; 18.16 runs these per table")
+    pg.execute("SET ch_fdw.query_pushdown = on")
+    return tables
+
+
+@pytest.mark.parametrize("query", WHOLE_QUERIES)
+def test_stable_values_pushed_whole(pg, whole, query):
+    ft, local = whole
+    plan = explain(pg, query.format(t=ft))
+    assert "Custom Scan (ClickHouseQuery)" in plan, plan
+    with pg.transaction():
+        want = pg.execute(query.format(t=local)).fetchall()
+        got = pg.execute(query.format(t=ft)).fetchall()
+    assert got == want, f"{query}: ch_fdw {got} vs PostgreSQL {want}"
