@@ -199,3 +199,30 @@ def test_stable_values_pushed_whole(pg, whole, query):
         want = pg.execute(query.format(t=local)).fetchall()
         got = pg.execute(query.format(t=ft)).fetchall()
     assert got == want, f"{query}: ch_fdw {got} vs PostgreSQL {want}"
+
+
+# ------------------------------------------------------------ array parameters
+
+ARRAYS = ["{1,3}", "{1,NULL}", "{NULL}", "{}", None, "{{1,2},{3,20}}", "[0:1]={2,21}",
+          "{5000000000,4}", "{5000000000}", "{22}"]
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+@pytest.mark.parametrize("where", ["id = ANY($1)", "id <> ALL($1)", "NOT (id = ANY($1))"])
+def test_array_parameters(pg, tables, mode, where):
+    ft, local = tables
+    pg.execute(f"SET plan_cache_mode = {mode}")
+    try:
+        for name, t in (("a_ft", ft), ("a_local", local)):
+            pg.execute(f"PREPARE {name}(bigint[]) AS SELECT id, id = ANY($1) FROM {t} "
+                       f"WHERE {where} ORDER BY id")
+        plan = explain(pg, "EXECUTE a_ft('{1,2}')")
+        assert "WHERE" in plan, plan
+        for v in ARRAYS:
+            arg = "NULL" if v is None else f"'{v}'"
+            got = pg.execute(f"EXECUTE a_ft({arg})").fetchall()
+            want = pg.execute(f"EXECUTE a_local({arg})").fetchall()
+            assert got == want, f"{where} with {v!r}: ch_fdw {got} vs PostgreSQL {want}"
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")

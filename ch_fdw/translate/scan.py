@@ -36,7 +36,8 @@ from .literals import Unsupported
 from .pgparse import parse, pg_type_name
 from .quoting import quote_identifier
 from .remote import SLOT_MARK, ColumnInfo, Dialect, Slot, SqlTemplate
-from .scan_bounds import bounded_compare
+from .scan_bounds import bounded_compare, flatten_pg_array
+from .shared import param_id
 from .scan_values import _FLOAT_KINDS, _NUMERIC_KINDS, ScanValues, _is_float, _Val
 from .shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, sort_keys, strip_parens
 
@@ -248,6 +249,8 @@ class _Translator(ScanValues):
         if neg:   # NOT (x op ANY a) == x (not op) ALL a, and vice versa
             quant = "ALL" if quant == "ANY" else "ANY"
         x = self.value(left)
+        if isinstance(arr, exp.Parameter):
+            return self.array_param(x, op, quant, arr)
         if isinstance(arr, exp.Array):
             elems = [self.value(e) for e in arr.expressions]
             if not elems:
@@ -275,6 +278,45 @@ class _Translator(ScanValues):
             raise Unsupported("array too long to expand")
         parts = [self.compare(op, x, e) for e in elems]
         return "(" + (" OR " if quant == "ANY" else " AND ").join(parts) + ")"
+
+    def array_param(self, x: _Val, op: str, quant: str, node: exp.Parameter) -> str:
+        """x = ANY($n) / x <> ALL($n) with an array parameter: the list is
+        built per execution from the array's elements (in_list's NULL rules)."""
+        pid = param_id(node)
+        tname = self.param_types.get(pid) or ""
+        elem_type = pg_array_element(tname)
+        pg = pg_type(elem_type) if elem_type else None
+        if (quant, op) not in (("ANY", "="), ("ALL", "<>")):
+            raise Unsupported("array parameter with an operator other than = ANY / <> ALL")
+        if pg is None or pg.kind not in ("int", "text", "bool") or pg.has_typmod:
+            raise Unsupported(f"array parameter of type {tname!r}")
+        if not x.column:
+            raise Unsupported("array parameter compared with an expression")
+        self._unify(x, _Val("NULL", pg.kind, const=None), "=")
+        negated = quant == "ALL"
+        lo, hi = -(1 << (x.bits - 1)), (1 << (x.bits - 1)) - 1
+
+        def render(text: str | None) -> str:
+            if text is None:
+                return "0"   # a NULL array: the result is NULL
+            raw = L.parse_pg_array(flatten_pg_array(text))
+            if not raw:
+                return "1" if negated else "0"   # PG: even for a NULL x
+            if negated and None in raw:
+                return "0"                        # never TRUE
+            vals = []
+            for t in raw:
+                if t is None:
+                    continue
+                v = self.const_of(t, elem_type)
+                if pg.kind == "int" and not lo <= v.const <= hi:
+                    continue   # equals no value of x's type (and <> holds for all)
+                vals.append(v)
+            if not vals:
+                return f"({x.sql} IS NOT NULL)" if negated else "0"
+            return self.in_list(x, vals, negated)
+        self.slots.append(Slot(pid, render))
+        return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
     def in_list(self, x: _Val, elems: list[_Val], negated: bool) -> str:
         """x = ANY(const array) / x <> ALL(const array)."""

@@ -148,3 +148,24 @@ def bounded_compare(op: str, col_sql: str, col_ch: str | None, kind: str,
             return f"({raw} {chop} {micros})"
         return f"({raw} * {unit} {chop} {micros})"
     return render
+
+
+def flatten_pg_array(text: str) -> str:
+    """A PostgreSQL array's text as a one-dimensional array of the same
+    elements in the same order (= ANY looks at every element of a
+    multi-dimensional array; explicit bounds do not matter)."""
+    t = text.strip()
+    if t.startswith("["):
+        t = t[t.index("=") + 1:].strip()
+    out, quoted, escaped = [], False, False
+    for ch in t:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch in "{}" and not quoted:
+            continue
+        out.append(ch)
+    return "{" + "".join(out) + "}"
