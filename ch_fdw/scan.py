@@ -73,8 +73,12 @@ def plan_scan(ctx: dict, quals: list[str], param_types: dict) -> dict:
     # local; fetching it then fails with a clear error (build_scan).
     columns = {n: c for n, c in remote_columns(ctx, conn, ref).items() if c.ch_type is not None}
     dialect = dialect_for(ctx, conn)
-    pushed = [translate_condition(q, columns, _params(param_types), dialect) is not None for q in quals]
-    return {"pushed": pushed, "rows": _estimate_rows(conn, ref)}
+    pushed, reasons = [], []
+    for q in quals:
+        why: list[str] = []
+        pushed.append(translate_condition(q, columns, _params(param_types), dialect, why) is not None)
+        reasons.append(why[0] if why else "")
+    return {"pushed": pushed, "reasons": reasons, "rows": _estimate_rows(conn, ref)}
 
 
 def _estimate_rows(conn: Connection, ref: TableRef) -> float:

@@ -226,3 +226,21 @@ def test_array_parameters(pg, tables, mode, where):
     finally:
         pg.execute("DEALLOCATE ALL")
         pg.execute("RESET plan_cache_mode")
+
+
+def test_local_filter_reasons_in_explain_verbose(pg, tables):
+    """Each filter left to PostgreSQL is named with the reason (a full scan
+    shows coming); pushed filters get no such line."""
+    ft, _ = tables
+    plan = explain(pg, f"SELECT id FROM {ft} WHERE ts > clock_timestamp() - interval '1 day' "
+                       "AND ts::text = 'x' AND d = current_date AND id > 1")
+    reasons = [line.strip() for line in plan.splitlines() if "Local Filter Reason:" in line]
+    assert len(reasons) == 2, plan
+    assert any("clock_timestamp() is volatile" in r for r in reasons), plan
+    assert any("ts)::text" in r and "cast" in r for r in reasons), plan
+    assert not any("current_date" in r or "id > 1" in r for r in reasons), plan
+    plan = explain(pg, f"SELECT id FROM {ft} WHERE d = current_date")
+    assert "Local Filter Reason" not in plan, plan
+    json_plan = pg.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT id FROM {ft} "
+                           "WHERE ts > clock_timestamp()").fetchone()[0]
+    assert "clock_timestamp() is volatile" in json_plan[0]["Plan"]["Local Filter Reasons"][0]

@@ -405,18 +405,26 @@ def _cased(ch: str) -> bool:
 
 
 def translate_condition(pg_sql: str, columns: dict[str, ColumnInfo],
-                        param_types: dict[int, str], dialect: Dialect) -> RemoteCondition | None:
+                        param_types: dict[int, str], dialect: Dialect,
+                        why: list | None = None) -> RemoteCondition | None:
     """ClickHouse condition selecting exactly the rows the PostgreSQL clause
-    selects, or None when that cannot be guaranteed."""
+    selects, or None when that cannot be guaranteed (the reason is appended
+    to why, for EXPLAIN VERBOSE)."""
     try:
         tree = parse(pg_sql)
         tr = _Translator(columns, param_types or {}, dialect)
         sql = tr.pred(tree, False)
         if any(f"{SLOT_MARK}{i}{SLOT_MARK}" in sql for i in tr.bounded_slots):
-            return None   # a date/timestamptz parameter not compared with a column
+            raise Unsupported("a date/timestamptz parameter is sent only compared with a column")
         return RemoteCondition(sql, tr.slots)
-    except (Unsupported, ValueError, TypeError, KeyError, AttributeError,
-            OverflowError, ArithmeticError, RecursionError):
+    except Unsupported as e:
+        if why is not None:
+            why.append(str(e))
+        return None
+    except (ValueError, TypeError, KeyError, AttributeError,
+            OverflowError, ArithmeticError, RecursionError) as e:
+        if why is not None:
+            why.append(f"not translatable ({type(e).__name__})")
         return None
 
 
