@@ -4,7 +4,8 @@
  * ClickHouse as parameters.
  *
  * A subexpression that reads no column, calls no volatile function and is
- * not already a constant has one value per execution, like a query
+ * not already a constant (a stable function's result, or an expression
+ * over parameters like $1 - 30) has one value per execution, like a query
  * parameter: both paths replace it by a Param numbered from
  * CHFDW_STABLE_PARAM_BASE before deparsing, and evaluate the original
  * expression with ExecEvalExpr when the scan starts (as PostgreSQL does for
@@ -54,6 +55,16 @@ not_a_value_walker(Node *node, void *context)
 }
 
 static bool
+contains_param_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return true;
+	return expression_tree_walker(node, contains_param_walker, context);
+}
+
+static bool
 is_stable_value(Node *node)
 {
 	if (!IsA(node, FuncExpr) && !IsA(node, OpExpr) && !IsA(node, SQLValueFunction) &&
@@ -61,8 +72,9 @@ is_stable_value(Node *node)
 		return false;
 	if (!chfdw_is_builtin(exprType(node)))
 		return false;
-	/* mutable but not volatile: stable within the statement */
-	if (!contain_mutable_functions(node) || contain_volatile_functions(node))
+	/* mutable but not volatile (stable within the statement), or over parameters ($1 - 30) */
+	if (contain_volatile_functions(node) ||
+		!(contain_mutable_functions(node) || contains_param_walker(node, NULL)))
 		return false;
 	return !not_a_value_walker(node, NULL);
 }

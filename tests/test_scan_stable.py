@@ -244,3 +244,59 @@ def test_local_filter_reasons_in_explain_verbose(pg, tables):
     json_plan = pg.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT id FROM {ft} "
                            "WHERE ts > clock_timestamp()").fetchone()[0]
     assert "clock_timestamp() is volatile" in json_plan[0]["Plan"]["Local Filter Reasons"][0]
+
+
+# ------------------------------------------------------------ ::date, AT TIME ZONE
+
+DAY = (NOW - dt.timedelta(hours=25)).date().isoformat()
+DATE_FILTERS = [
+    f"ts::date = date '{DAY}'",
+    f"ts::date >= '{DAY}'",
+    f"ts::date BETWEEN '{DAY}' AND current_date",
+    f"(ts AT TIME ZONE 'UTC')::date = '{DAY}'",
+    f"(ts AT TIME ZONE 'UTC')::date < '{DAY}'",
+    "(ts AT TIME ZONE 'UTC')::date >= current_date - 7",
+    f"(ts AT TIME ZONE 'UTC') >= '{DAY} 12:00:00'::timestamp",
+    f"(ts AT TIME ZONE 'Etc/GMT+5') < '{DAY} 12:00:00'",
+    "(ts AT TIME ZONE 'UTC')::date = '1970-01-01'",
+    "(ts AT TIME ZONE 'UTC')::date IN ('1970-01-01', current_date)",
+    f"ts::date IN ('1970-01-02', '{DAY}')",
+]
+
+
+@pytest.mark.parametrize("where", DATE_FILTERS)
+def test_date_of_timestamptz_pushed(pg, tables, where):
+    for tz in ("America/New_York", "Asia/Kolkata"):
+        pg.execute(f"SET TimeZone = '{tz}'")
+        _same_ids(pg, tables, where)
+
+
+def test_unsafe_date_shapes_stay_local(pg, tables):
+    # a DST zone's wall clock repeats an hour: not pushed
+    _same_ids(pg, tables, f"(ts AT TIME ZONE 'America/New_York') < '{DAY} 12:00:00'", pushed=False)
+    # west of UTC, 1970-01-01 00:00:05 UTC is on 1969-12-31, which Date cannot hold
+    for where in ("ts::date = '1970-01-01'", "ts::date <= '1969-12-31'", "ts::date = d",
+                  "(ts AT TIME ZONE 'Etc/GMT+5')::date = '1970-01-01'"):
+        assert _same_ids(pg, tables, where, pushed=False) is not None
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+def test_date_of_timestamptz_follows_timezone_change(pg, tables, mode):
+    """A prepared ts::date = $1 keeps PostgreSQL's meaning when TimeZone
+    changes between PREPARE and EXECUTE (translated again)."""
+    ft, local = tables
+    pg.execute(f"SET plan_cache_mode = {mode}")
+    try:
+        for name, t in (("d_ft", ft), ("d_local", local)):
+            pg.execute(f"PREPARE {name}(date) AS SELECT id FROM {t} WHERE ts::date = '{DAY}' "
+                       "OR (ts AT TIME ZONE 'UTC')::date = $1 - 30 ORDER BY id")
+        assert "WHERE" in explain(pg, f"EXECUTE d_ft('{DAY}')")
+        for tz in ("America/New_York", "Pacific/Kiritimati", "America/New_York", "UTC"):
+            pg.execute(f"SET TimeZone = '{tz}'")
+            for day in (DAY, TODAY.isoformat(), "1970-01-31", "1970-01-01", "2200-01-01"):
+                got = pg.execute(f"EXECUTE d_ft('{day}')").fetchall()
+                want = pg.execute(f"EXECUTE d_local('{day}')").fetchall()
+                assert got == want, f"{tz} {day}: ch_fdw {got} vs PostgreSQL {want}"
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")

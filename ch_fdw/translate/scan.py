@@ -26,6 +26,7 @@ of sort keys) live in shared.py.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 
 from sqlglot import exp
@@ -40,6 +41,8 @@ from .scan_bounds import bounded_compare, flatten_pg_array
 from .shared import param_id
 from .scan_values import _FLOAT_KINDS, _NUMERIC_KINDS, ScanValues, _is_float, _Val
 from .shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, sort_keys, strip_parens
+
+_FLOOR_EXACT = _dt.date(1970, 1, 2)
 
 __all__ = ["ColumnInfo", "Dialect", "RemoteCondition", "translate_condition",
            "translate_sort_key"]
@@ -134,6 +137,16 @@ class _Translator(ScanValues):
             return a, b
         raise Unsupported(f"comparison between {a.kind} and {b.kind}")
 
+    @staticmethod
+    def _check_date_floor(a: _Val, b: _Val) -> None:
+        """A date_floor value (scan_values.to_date) agrees with PostgreSQL's
+        only against constant dates after 1970-01-01."""
+        for v, other in ((a, b), (b, a)):
+            if v.date_floor and not (other.is_const and not other.param and other.const is not None
+                                     and other.const >= _FLOOR_EXACT):
+                raise Unsupported("date in a zone west of UTC compared with 1970-01-01 or earlier,"
+                                  " or with a non-constant")
+
     def _sql(self, v: _Val, tz_from: _Val | None = None) -> str:
         if v.sql is not None:
             return v.sql
@@ -148,6 +161,7 @@ class _Translator(ScanValues):
         a, b = self._unify(a, b, op)
         if a.is_null or b.is_null:
             return "0"   # comparison with NULL is never true
+        self._check_date_floor(a, b)
         if (a.bounded is not None) != (b.bounded is not None):
             param, col = (a, b) if a.bounded is not None else (b, a)
             if col.column:
@@ -330,6 +344,8 @@ class _Translator(ScanValues):
             return "0"
         probe = vals[0]
         x, _ = self._unify(x, probe, "=")
+        for v in vals:
+            self._check_date_floor(x, v)
         same = all(v.kind == x.kind for v in vals)
         if _is_float(x) and all(_is_float(v) and v.is_const for v in vals):
             return self._float_in(x, vals, negated)
