@@ -300,3 +300,28 @@ def test_date_of_timestamptz_follows_timezone_change(pg, tables, mode):
     finally:
         pg.execute("DEALLOCATE ALL")
         pg.execute("RESET plan_cache_mode")
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+def test_numeric_parameter_pushed_whole(pg, whole, mode):
+    """A numeric parameter (its scale is the value's) is compared in
+    ClickHouse; values a Decimal256 cannot hold (NaN, 1e80) run per table."""
+    ft, local = whole
+    pg.execute(f"SET plan_cache_mode = {mode}")
+    try:
+        for name, t in (("n_ft", ft), ("n_local", local)):
+            pg.execute(f"PREPARE {name}(numeric) AS SELECT id, count(*) OVER () FROM {t} "
+                       "WHERE id > $1 AND id <= $1 + 0 + 20 ORDER BY id")
+            pg.execute(f"PREPARE {name}c(numeric) AS SELECT count(*) FROM {t} WHERE id >= $1")
+        plan = explain(pg, "EXECUTE n_ftc(3)")
+        assert "Custom Scan (ClickHouseQuery)" in plan, plan
+        for v in ("3", "3.5", "-1e30", "0.000000000000000000000000000001", "20.999", "NaN",
+                  "1e80", "-Infinity", "NULL"):
+            arg = v if v == "NULL" else f"'{v}'"
+            for q in ("n_ft", "n_ftc"):
+                got = pg.execute(f"EXECUTE {q}({arg})").fetchall()
+                want = pg.execute(f"EXECUTE {q.replace('ft', 'local')}({arg})").fetchall()
+                assert got == want, f"{q} {v}: ch_fdw {got} vs PostgreSQL {want}"
+    finally:
+        pg.execute("DEALLOCATE ALL")
+        pg.execute("RESET plan_cache_mode")

@@ -48,6 +48,7 @@ class T:
     dscale_sql: str | None = None
     store_scale: int | None = None
     digits: int | None = None
+    cmp_only: bool = False       # a numeric parameter: its scale is the value's (compare only)
 
     @property
     def is_const(self):
@@ -121,6 +122,7 @@ class Context:
         self.version = tuple(dialect.version)
         self.tz = timezone
         self.slots: list = []
+        self.cmp_only_marks: list[str] = []   # numeric parameters' first slots
         self._t = 0
         self._c = 0
         self.outer_join = False
