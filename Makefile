@@ -9,7 +9,7 @@
 
 EXTENSION  = ch_fdw
 MODULE_big = ch_fdw
-OBJS       = src/ch_fdw.o src/python.o src/context.o src/convert.o src/rows.o src/scan.o src/query.o src/modify.o
+OBJS       = src/ch_fdw.o src/python.o src/context.o src/convert.o src/rows.o src/scan.o src/query.o src/modify.o src/stable.o
 DATA       = sql/ch_fdw--0.1.0.sql
 PGFILEDESC = "ch_fdw - foreign data wrapper for ClickHouse"
 

@@ -60,7 +60,7 @@ def _missing_column_error(ctx: dict, ref: TableRef, col: ColumnInfo, conn: Conne
 
 
 def dialect_for(ctx: dict, conn: Connection) -> Dialect:
-    return Dialect(tuple(conn.server_version), text_collation_c(ctx))
+    return Dialect(tuple(conn.server_version), text_collation_c(ctx), ctx.get("timezone"))
 
 
 def _params(param_types: dict) -> dict[int, str]:
@@ -74,8 +74,12 @@ def plan_scan(ctx: dict, quals: list[str], param_types: dict) -> dict:
     # local; fetching it then fails with a clear error (build_scan).
     columns = {n: c for n, c in remote_columns(ctx, conn, ref).items() if c.ch_type is not None}
     dialect = dialect_for(ctx, conn)
-    pushed = [translate_condition(q, columns, _params(param_types), dialect) is not None for q in quals]
-    return {"pushed": pushed, "rows": _estimate_rows(conn, ref)}
+    pushed, reasons = [], []
+    for q in quals:
+        why: list[str] = []
+        pushed.append(translate_condition(q, columns, _params(param_types), dialect, why) is not None)
+        reasons.append(why[0] if why else "")
+    return {"pushed": pushed, "reasons": reasons, "rows": _estimate_rows(conn, ref)}
 
 
 def _estimate_rows(conn: Connection, ref: TableRef) -> float:
@@ -140,6 +144,7 @@ def build_scan(ctx: dict, retrieved: list[int], quals: list[str], param_types: d
         "version": list(conn.server_version),
         "protocol": conn.protocol,
         "text_collation_c": text_collation_c(ctx),
+        "timezone": ctx.get("timezone"),
     }
     return json.dumps(plan, separators=(",", ":"))
 
@@ -153,18 +158,26 @@ class CompiledPlan:
     fetch_size: int | None = None
 
 
-_compiled: "OrderedDict[str, CompiledPlan]" = OrderedDict()
+_compiled: "OrderedDict[tuple, CompiledPlan]" = OrderedDict()
 _COMPILED_MAX = 256
 
 
-def compile_plan(plan_json: str) -> CompiledPlan:
-    hit = _compiled.get(plan_json)
+def compile_plan(plan_json: str, timezone: str | None = None) -> CompiledPlan:
+    """The plan's SQL; conditions are translated again in the session's
+    TimeZone when it changed since planning (ts::date depends on it)."""
+    hit = _compiled.get((plan_json, timezone)) if timezone else None
     if hit is not None:
-        _compiled.move_to_end(plan_json)
+        _compiled.move_to_end((plan_json, timezone))
         return hit
     p = json.loads(plan_json)
+    tz = timezone or p.get("timezone")
+    key = (plan_json, tz)
+    hit = _compiled.get(key)
+    if hit is not None:
+        _compiled.move_to_end(key)
+        return hit
     columns = {c[0]: ColumnInfo(c[0], c[1], c[2], c[3]) for c in p["columns"]}
-    dialect = Dialect(tuple(p["version"]), p["text_collation_c"])
+    dialect = Dialect(tuple(p["version"]), p["text_collation_c"], tz)
     exprs, converters = [], []
     for name in p["fetch"]:
         col = columns[name]
@@ -176,8 +189,10 @@ def compile_plan(plan_json: str) -> CompiledPlan:
     for q in p["quals"]:
         cond = translate_condition(q, columns, _params(p["param_types"]), dialect)
         if cond is None:
-            raise ChFdwError("internal error: a pushed-down condition is no longer translatable",
-                             detail=q)
+            raise ChFdwError("a pushed-down condition cannot be translated in this TimeZone"
+                             if tz != p.get("timezone") else
+                             "internal error: a pushed-down condition is no longer translatable",
+                             detail=q, hint="Prepare the statement again." if tz != p.get("timezone") else None)
         conditions.append(cond)
     select_list = ", ".join(exprs) if exprs else "1"
     compiled = CompiledPlan(
@@ -186,7 +201,7 @@ def compile_plan(plan_json: str) -> CompiledPlan:
         order_by=", ".join(p["sort"]),
         converters=converters if exprs else [],
     )
-    _compiled[plan_json] = compiled
+    _compiled[key] = compiled
     if len(_compiled) > _COMPILED_MAX:
         _compiled.popitem(last=False)
     return compiled
@@ -213,7 +228,7 @@ class Scan:
     """One execution of a foreign scan, driven by the C bridge."""
 
     def __init__(self, ctx: dict, plan_json: str, params: dict, limit):
-        self.compiled = compile_plan(plan_json)
+        self.compiled = compile_plan(plan_json, ctx.get("timezone"))
         self.ctx = ctx
         plan_fetch = ctx["table"].get("fetch_size") or ctx["server"].get("fetch_size")
         self.settings = {"max_block_size": int(plan_fetch)} if plan_fetch else {}

@@ -142,6 +142,12 @@ chfdw_is_builtin(Oid oid)
 	return oid < FirstGenbkiObjectId;
 }
 
+/* stable.c: statement-stable values sent as parameters */
+#define CHFDW_STABLE_PARAM_BASE 200000
+extern Node *chfdw_replace_stable_values(Node *node, List **values);
+extern bool chfdw_is_stable_param(Param *p);
+extern List *chfdw_param_exprs(List *params, List *values);
+
 /* scan.c: the per-table ForeignScan */
 extern PyObject *chfdw_param_types_dict(List *params);
 struct FdwRoutine;

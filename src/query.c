@@ -249,6 +249,7 @@ typedef struct QueryPlanData
 {
 	char	   *plan_json;
 	List	   *params;			/* copies of the Params, taken before planning */
+	List	   *stable_values;	/* expressions of the stable-value Params (stable.c) */
 	List	   *target_list;	/* copy of the query's targetList, ditto */
 	Query	   *query;			/* copy of the Query, for the per-table fallback */
 	int			cursor_options;
@@ -270,9 +271,29 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 	char	   *sql;
 	int			nestlevel;
 	QueryPlanData *pd;
+	List	   *stable_values = NIL;
+	List	   *params;
+	Query	   *sent;
+
+	/* now(), current_date - 7, ...: values PostgreSQL computes at execution */
+	sent = (Query *) chfdw_replace_stable_values((Node *) copyObject(parse), &stable_values);
+	params = list_copy(cx->params);
+	foreach(lc, stable_values)
+	{
+		Node	   *v = (Node *) lfirst(lc);
+		Param	   *p = makeNode(Param);
+
+		p->paramkind = PARAM_EXTERN;
+		p->paramid = CHFDW_STABLE_PARAM_BASE + foreach_current_index(lc) + 1;
+		p->paramtype = exprType(v);
+		p->paramtypmod = exprTypmod(v);
+		p->paramcollid = exprCollation(v);
+		p->location = -1;
+		params = lappend(params, p);
+	}
 
 	nestlevel = chfdw_set_transmission_modes();
-	sql = pg_get_querydef(copyObject(parse), false);
+	sql = pg_get_querydef(sent, false);
 	chfdw_reset_transmission_modes(nestlevel);
 
 	chfdw_python_init();
@@ -321,7 +342,7 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 	}
 
 	res = chfdw_call("plan_query", Py_BuildValue("(NsNNN)", server_ctx, sql, tables,
-												 chfdw_param_types_dict(cx->params), outputs));
+												 chfdw_param_types_dict(params), outputs));
 	item = PyDict_GetItemString(res, "plan");
 	if (item == NULL || item == Py_None)
 	{
@@ -334,7 +355,8 @@ translate_query(Query *parse, CollectContext *cx, const char **reason)
 	pd = palloc0(sizeof(QueryPlanData));
 	pd->plan_json = chfdw_py_str(item);
 	/* standard_planner() rewrites the Query in place: keep what we need. */
-	pd->params = (List *) copyObject(cx->params);
+	pd->params = (List *) copyObject(params);
+	pd->stable_values = (List *) copyObject(stable_values);
 	pd->target_list = (List *) copyObject(parse->targetList);
 	pd->query = copyObject(parse);
 	Py_DECREF(res);
@@ -402,7 +424,7 @@ make_query_scan(QueryPlanData *pd, CollectContext *cx)
 	cscan->scan.plan.plan_width = 8 * Max(resno, 1);
 	cscan->scan.scanrelid = 0;
 	cscan->custom_scan_tlist = scan_tlist;
-	cscan->custom_exprs = pd->params;
+	cscan->custom_exprs = chfdw_param_exprs(pd->params, pd->stable_values);
 	cscan->custom_private = list_make5(makeString(pd->plan_json), param_ids,
 									   makeInteger((int) cx->serverid),
 									   makeInteger((int) cx->userid),

@@ -18,6 +18,7 @@
 #include "access/table.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
@@ -50,7 +51,10 @@ typedef struct ChFdwRelInfo
 	List	   *remote_conds;	/* RestrictInfos sent to ClickHouse */
 	List	   *remote_sql;		/* their deparsed text (String nodes) */
 	List	   *local_conds;	/* RestrictInfos evaluated locally */
-	List	   *params;			/* distinct external Params in remote_conds */
+	List	   *local_reasons;	/* why, as "clause: reason" Strings (EXPLAIN VERBOSE) */
+	List	   *remote_exprs;	/* their clauses with stable values as Params */
+	List	   *stable_values;	/* expressions of those Params (stable.c) */
+	List	   *params;			/* distinct external Params in remote_exprs */
 	Bitmapset  *attrs_used;		/* columns to fetch (offset by FirstLowInvalid...) */
 	double		remote_rows;	/* rows ClickHouse sends before local filters */
 } ChFdwRelInfo;
@@ -76,7 +80,16 @@ typedef struct ShippableContext
 {
 	RelOptInfo *rel;
 	List	   *params;
+	const char *reason;			/* why not, when the walker says no */
 } ShippableContext;
+
+static bool
+not_shippable(ShippableContext *cx, const char *reason)
+{
+	if (cx->reason == NULL)
+		cx->reason = reason;
+	return true;
+}
 
 /*
  * Only expressions whose meaning Python can know from their text: this
@@ -93,7 +106,7 @@ shippable_walker(Node *node, ShippableContext *cx)
 
 	coll = exprInputCollation(node);
 	if (OidIsValid(coll) && coll != DEFAULT_COLLATION_OID && !chfdw_collation_is_c(coll))
-		return true;
+		return not_shippable(cx, psprintf("collation \"%s\" is not C", get_collation_name(coll)));
 
 	switch (nodeTag(node))
 	{
@@ -102,18 +115,21 @@ shippable_walker(Node *node, ShippableContext *cx)
 				Var		   *v = (Var *) node;
 
 				if (v->varno != cx->rel->relid || v->varlevelsup != 0 || v->varattno <= 0)
-					return true;
+					return not_shippable(cx, "it reads a whole row or another relation's column");
 				return false;
 			}
 		case T_Const:
-			return !chfdw_is_builtin(((Const *) node)->consttype);
+			if (!chfdw_is_builtin(((Const *) node)->consttype))
+				return not_shippable(cx, psprintf("a constant of the user-defined type %s",
+												  format_type_be(((Const *) node)->consttype)));
+			return false;
 		case T_Param:
 			{
 				Param	   *p = (Param *) node;
 
 				if ((p->paramkind != PARAM_EXTERN && p->paramkind != PARAM_EXEC) ||
 					!chfdw_is_builtin(p->paramtype))
-					return true;
+					return not_shippable(cx, "a parameter of a user-defined type");
 				cx->params = list_append_unique(cx->params, p);
 				return false;
 			}
@@ -124,16 +140,21 @@ shippable_walker(Node *node, ShippableContext *cx)
 				OpExpr	   *op = (OpExpr *) node;
 
 				if (!chfdw_is_builtin(op->opno))
-					return true;
+					return not_shippable(cx, psprintf("the user-defined operator %s",
+													  get_opname(op->opno)));
 				break;
 			}
 		case T_ScalarArrayOpExpr:
 			if (!chfdw_is_builtin(((ScalarArrayOpExpr *) node)->opno))
-				return true;
+				return not_shippable(cx, "a user-defined operator");
 			break;
 		case T_FuncExpr:
 			if (!chfdw_is_builtin(((FuncExpr *) node)->funcid))
-				return true;
+				return not_shippable(cx, psprintf("the user-defined function %s()",
+												  get_func_name(((FuncExpr *) node)->funcid)));
+			if (func_volatile(((FuncExpr *) node)->funcid) == PROVOLATILE_VOLATILE)
+				return not_shippable(cx, psprintf("%s() is volatile",
+												  get_func_name(((FuncExpr *) node)->funcid)));
 			break;
 		case T_List:
 			/*
@@ -152,26 +173,45 @@ shippable_walker(Node *node, ShippableContext *cx)
 		case T_CoalesceExpr:
 		case T_MinMaxExpr:
 			break;
+		case T_SubPlan:
+		case T_AlternativeSubPlan:
+			return not_shippable(cx, "it contains a subquery");
 		default:
 			/* anything else (CaseWhen is never handed to a walker) stays local */
-			return true;
+			return not_shippable(cx, "it uses an expression ch_fdw does not send");
 	}
 	if (!chfdw_is_builtin(exprType(node)))
-		return true;
+		return not_shippable(cx, psprintf("a value of the user-defined type %s",
+										  format_type_be(exprType(node))));
 	return expression_tree_walker(node, shippable_walker, (void *) cx);
 }
 
 static bool
-is_shippable(Expr *clause, RelOptInfo *rel, List **params)
+is_shippable(Expr *clause, RelOptInfo *rel, List **params, const char **reason)
 {
-	ShippableContext cx = {rel, NIL};
+	ShippableContext cx = {rel, NIL, NULL};
 
-	if (contain_volatile_functions((Node *) clause))
+	if (shippable_walker((Node *) clause, &cx) || contain_volatile_functions((Node *) clause))
+	{
+		*reason = cx.reason ? cx.reason : "it calls a volatile function";
 		return false;
-	if (shippable_walker((Node *) clause, &cx))
-		return false;
+	}
 	*params = list_concat_unique(*params, cx.params);
 	return true;
+}
+
+static Node *show_exec_params_mutator(Node *node, void *context);
+
+/* "clause: reason" for EXPLAIN VERBOSE's Local Filter Reason */
+static Node *
+local_reason(Node *clause, List *dpcontext, Index relid, const char *reason)
+{
+	Node	   *shown = show_exec_params_mutator(copyObject(clause), NULL);
+	char	   *text;
+
+	ChangeVarNodes(shown, relid, 1, 0);
+	text = deparse_expression(shown, dpcontext, false, false);
+	return (Node *) makeString(psprintf("%s: %s", text, reason));
 }
 
 /*
@@ -249,12 +289,14 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	ChFdwRelInfo *fpinfo = palloc0(sizeof(ChFdwRelInfo));
 	List	   *candidates = NIL;
+	List	   *candidate_exprs = NIL;
 	List	   *candidate_sql = NIL;
 	List	   *params = NIL;
 	List	   *dpcontext;
 	PyObject   *ctx;
 	PyObject   *res;
 	PyObject   *pushed;
+	PyObject   *reasons;
 	PyObject   *rows;
 	ListCell   *lc;
 	int			nestlevel;
@@ -270,19 +312,30 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		/* now() - interval '1 day' and the like go as values computed at execution */
+		Expr	   *expr = (Expr *) chfdw_replace_stable_values((Node *) ri->clause,
+																&fpinfo->stable_values);
 
-		if (is_shippable(ri->clause, baserel, &params))
+		const char *reason = NULL;
+
+		if (is_shippable(expr, baserel, &params, &reason))
 		{
 			/* deparse_context_for() knows this table as range table entry 1 */
-			Node	   *clause = show_exec_params_mutator((Node *) ri->clause, NULL);
+			Node	   *clause = show_exec_params_mutator((Node *) expr, NULL);
 
 			ChangeVarNodes(clause, baserel->relid, 1, 0);
 			candidates = lappend(candidates, ri);
+			candidate_exprs = lappend(candidate_exprs, expr);
 			candidate_sql = lappend(candidate_sql,
 									makeString(deparse_expression(clause, dpcontext, false, false)));
 		}
 		else
+		{
 			fpinfo->local_conds = lappend(fpinfo->local_conds, ri);
+			fpinfo->local_reasons = lappend(fpinfo->local_reasons,
+											local_reason((Node *) expr, dpcontext, baserel->relid,
+														 reason));
+		}
 	}
 	chfdw_reset_transmission_modes(nestlevel);
 
@@ -290,6 +343,7 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	res = chfdw_call("plan_scan", Py_BuildValue("(NNN)", ctx, chfdw_py_string_list(candidate_sql),
 												chfdw_param_types_dict(params)));
 	pushed = PyDict_GetItemString(res, "pushed");
+	reasons = PyDict_GetItemString(res, "reasons");
 	rows = PyDict_GetItemString(res, "rows");
 	if (pushed == NULL || !PyList_Check(pushed) || PyList_GET_SIZE(pushed) != list_length(candidates))
 	{
@@ -302,10 +356,21 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		if (PyObject_IsTrue(PyList_GET_ITEM(pushed, i)))
 		{
 			fpinfo->remote_conds = lappend(fpinfo->remote_conds, lfirst(lc));
+			fpinfo->remote_exprs = lappend(fpinfo->remote_exprs, list_nth(candidate_exprs, i));
 			fpinfo->remote_sql = lappend(fpinfo->remote_sql, list_nth(candidate_sql, i));
 		}
 		else
+		{
+			PyObject   *why = (reasons && PyList_Check(reasons) && i < PyList_GET_SIZE(reasons))
+				? PyList_GET_ITEM(reasons, i) : NULL;
+
 			fpinfo->local_conds = lappend(fpinfo->local_conds, lfirst(lc));
+			fpinfo->local_reasons =
+				lappend(fpinfo->local_reasons,
+						makeString(psprintf("%s: %s", strVal(list_nth(candidate_sql, i)),
+											why && PyUnicode_Check(why) && PyUnicode_GET_LENGTH(why) > 0
+											? chfdw_py_str(why) : "ClickHouse cannot evaluate it exactly")));
+		}
 		i++;
 	}
 	fpinfo->remote_rows = (rows && PyNumber_Check(rows)) ? PyFloat_AsDouble(rows) : 1000.0;
@@ -313,11 +378,11 @@ chGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Py_DECREF(res);
 
 	/* Params of the clauses actually sent. */
-	foreach(lc, fpinfo->remote_conds)
+	foreach(lc, fpinfo->remote_exprs)
 	{
 		ShippableContext cx = {baserel, NIL};
 
-		(void) shippable_walker((Node *) lfirst_node(RestrictInfo, lc)->clause, &cx);
+		(void) shippable_walker((Node *) lfirst(lc), &cx);
 		fpinfo->params = list_concat_unique(fpinfo->params, cx.params);
 	}
 
@@ -547,10 +612,8 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								   has_limit ? Py_True : Py_False));
 
 	foreach(lc, fpinfo->params)
-	{
 		param_ids = lappend_int(param_ids, shown_param_id((Param *) lfirst(lc)));
-		fdw_exprs = lappend(fdw_exprs, lfirst(lc));
-	}
+	fdw_exprs = chfdw_param_exprs(fpinfo->params, fpinfo->stable_values);
 	if (has_limit)
 	{
 		fdw_exprs = lappend(fdw_exprs, copyObject(root->parse->limitCount));
@@ -560,9 +623,10 @@ chGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	}
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
-							list_make5(makeString(chfdw_py_str(res)), retrieved, param_ids,
-									   makeInteger(has_limit),
-									   makeString(pstrdup(fallback_reason()))),
+							lappend(list_make5(makeString(chfdw_py_str(res)), retrieved, param_ids,
+											   makeInteger(has_limit),
+											   makeString(pstrdup(fallback_reason()))),
+									fpinfo->local_reasons),
 							NIL, NIL, outer_plan);
 }
 
@@ -710,6 +774,24 @@ chExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->verbose && list_length(fsplan->fdw_private) >= 5 &&
 		strVal(list_nth(fsplan->fdw_private, 4))[0] != '\0')
 		ExplainPropertyText("Not pushed down whole because", strVal(list_nth(fsplan->fdw_private, 4)), es);
+	if (es->verbose && list_length(fsplan->fdw_private) >= 6 && list_nth(fsplan->fdw_private, 5) != NIL)
+	{
+		List	   *reasons = (List *) list_nth(fsplan->fdw_private, 5);
+		ListCell   *lc;
+
+		/* each filter left to PostgreSQL, and why: a full scan shows coming */
+		if (es->format == EXPLAIN_FORMAT_TEXT)
+			foreach(lc, reasons)
+				ExplainPropertyText("Local Filter Reason", strVal(lfirst(lc)), es);
+		else
+		{
+			List	   *texts = NIL;
+
+			foreach(lc, reasons)
+				texts = lappend(texts, strVal(lfirst(lc)));
+			ExplainPropertyList("Local Filter Reasons", texts, es);
+		}
+	}
 }
 
 void

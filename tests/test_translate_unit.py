@@ -171,7 +171,7 @@ def test_unknown_param_type_refused():
     "(e < 'a'::text)",                    # enum ordering under a non-C collation
     "(f / (0)::double precision > 1)", "((f)::numeric > 1.5)",
     "((i)::integer = 1) AND (x = 1)",
-    "(id = ANY ($1))",
+    "(id < ANY ($1))",                    # array parameters: = ANY / <> ALL only
     "(id > 'NaN'::numeric)", "(id > 123456789012345678901234567890123456789.5)",
     "(i = (1.5)::integer)",
     "((f)::integer = 1)",
@@ -180,6 +180,20 @@ def test_unknown_param_type_refused():
 ])
 def test_refused(clause):
     assert translate_condition(clause, C, {1: "bigint[]"}, NEW) is None
+
+
+def test_array_parameter():
+    """= ANY($1) / <> ALL($1): the IN list is built per execution, with
+    PostgreSQL's NULL rules (x = ANY('{1,NULL}') is NULL when no match)."""
+    cond = translate_condition("(id = ANY ($1))", C, {1: "bigint[]"}, NEW)
+    assert cond.render({1: "{1,NULL,3}"}) == "(`id` IN (1, 3))"
+    assert cond.render({1: "{{1},{2}}"}) == "(`id` IN (1, 2))"
+    assert [cond.render({1: v}) for v in ("{}", None, "{NULL}")] == ["0", "0", "0"]
+    cond = translate_condition("(id <> ALL ($1))", C, {1: "bigint[]"}, NEW)
+    assert cond.render({1: "{1,3}"}) == "(`id` NOT IN (1, 3))"
+    assert [cond.render({1: v}) for v in ("{1,NULL}", "{}")] == ["0", "1"]
+    with pytest.raises(Unsupported):
+        cond.render({1: "{1; DROP}"})   # not an integer: never spliced in
 
 
 def test_gating_on_old_servers():

@@ -22,6 +22,7 @@ class ColumnInfo:
 class Dialect:
     version: tuple[int, ...]
     text_collation_c: bool
+    timezone: str | None = None   # the session's, where the per-table scan needs it
 
 
 SLOT_MARK = "\0"   # never appears raw in generated SQL: quoting escapes NUL

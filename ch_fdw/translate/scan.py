@@ -26,6 +26,7 @@ of sort keys) live in shared.py.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 
 from sqlglot import exp
@@ -37,9 +38,13 @@ from .kinds import ch_type, compatible, pg_array_element, pg_type
 from .literals import Unsupported
 from .pgparse import parse, pg_type_name
 from .quoting import quote_identifier
-from .remote import ColumnInfo, Dialect, Slot, SqlTemplate
+from .remote import SLOT_MARK, ColumnInfo, Dialect, Slot, SqlTemplate
+from .scan_bounds import bounded_compare, flatten_pg_array
+from .shared import param_id
 from .scan_values import _FLOAT_KINDS, _NUMERIC_KINDS, ScanValues, _is_float, _Val
 from .shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, sort_keys, strip_parens
+
+_FLOOR_EXACT = _dt.date(1970, 1, 2)
 
 __all__ = ["ColumnInfo", "Dialect", "RemoteCondition", "translate_condition",
            "translate_sort_key"]
@@ -56,6 +61,7 @@ class _Translator(ScanValues):
         self.param_types = param_types
         self.dialect = dialect
         self.slots: list[Slot] = []
+        self.bounded_slots: list[int] = []   # placeholders of date/timestamptz params
 
     # -------------------------------------------------------- predicates
 
@@ -134,6 +140,16 @@ class _Translator(ScanValues):
             return a, b
         raise Unsupported(f"comparison between {a.kind} and {b.kind}")
 
+    @staticmethod
+    def _check_date_floor(a: _Val, b: _Val) -> None:
+        """A date_floor value (scan_values.to_date) agrees with PostgreSQL's
+        only against constant dates after 1970-01-01."""
+        for v, other in ((a, b), (b, a)):
+            if v.date_floor and not (other.is_const and not other.param and other.const is not None
+                                     and other.const >= _FLOOR_EXACT):
+                raise Unsupported("date in a zone west of UTC compared with 1970-01-01 or earlier,"
+                                  " or with a non-constant")
+
     def _sql(self, v: _Val, tz_from: _Val | None = None) -> str:
         if v.sql is not None:
             return v.sql
@@ -148,9 +164,17 @@ class _Translator(ScanValues):
         a, b = self._unify(a, b, op)
         if a.is_null or b.is_null:
             return "0"   # comparison with NULL is never true
+        self._check_date_floor(a, b)
         fitted = self._fit_compare(op, a, b)
         if fitted is not None:
             return fitted
+        if (a.bounded is not None) != (b.bounded is not None):
+            param, col = (a, b) if a.bounded is not None else (b, a)
+            if col.column:
+                render = bounded_compare(op, col.sql, col.ch, param.kind, self.dialect.version,
+                                         param is a)
+                self.slots.append(Slot(param.bounded, render))
+                return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
         if a.kind == "timestamp" or b.kind == "timestamp":
             if a.sql is None and b.sql is None:
                 raise Unsupported("timestamp constant vs constant")
@@ -312,6 +336,8 @@ class _Translator(ScanValues):
         if neg:   # NOT (x op ANY a) == x (not op) ALL a, and vice versa
             quant = "ALL" if quant == "ANY" else "ANY"
         x = self.value(left)
+        if isinstance(arr, exp.Parameter):
+            return self.array_param(x, op, quant, arr)
         if isinstance(arr, exp.Array):
             elems = [self.value(e) for e in arr.expressions]
             if not elems:
@@ -339,6 +365,45 @@ class _Translator(ScanValues):
             raise Unsupported("array too long to expand")
         parts = [self.compare(op, x, e) for e in elems]
         return "(" + (" OR " if quant == "ANY" else " AND ").join(parts) + ")"
+
+    def array_param(self, x: _Val, op: str, quant: str, node: exp.Parameter) -> str:
+        """x = ANY($n) / x <> ALL($n) with an array parameter: the list is
+        built per execution from the array's elements (in_list's NULL rules)."""
+        pid = param_id(node)
+        tname = self.param_types.get(pid) or ""
+        elem_type = pg_array_element(tname)
+        pg = pg_type(elem_type) if elem_type else None
+        if (quant, op) not in (("ANY", "="), ("ALL", "<>")):
+            raise Unsupported("array parameter with an operator other than = ANY / <> ALL")
+        if pg is None or pg.kind not in ("int", "text", "bool") or pg.has_typmod:
+            raise Unsupported(f"array parameter of type {tname!r}")
+        if not x.column:
+            raise Unsupported("array parameter compared with an expression")
+        self._unify(x, _Val("NULL", pg.kind, const=None), "=")
+        negated = quant == "ALL"
+        lo, hi = -(1 << (x.bits - 1)), (1 << (x.bits - 1)) - 1
+
+        def render(text: str | None) -> str:
+            if text is None:
+                return "0"   # a NULL array: the result is NULL
+            raw = L.parse_pg_array(flatten_pg_array(text))
+            if not raw:
+                return "1" if negated else "0"   # PG: even for a NULL x
+            if negated and None in raw:
+                return "0"                        # never TRUE
+            vals = []
+            for t in raw:
+                if t is None:
+                    continue
+                v = self.const_of(t, elem_type)
+                if pg.kind == "int" and not lo <= v.const <= hi:
+                    continue   # equals no value of x's type (and <> holds for all)
+                vals.append(v)
+            if not vals:
+                return f"({x.sql} IS NOT NULL)" if negated else "0"
+            return self.in_list(x, vals, negated)
+        self.slots.append(Slot(pid, render))
+        return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
     def in_list(self, x: _Val, elems: list[_Val], negated: bool) -> str:
         """x = ANY(const array) / x <> ALL(const array)."""
@@ -370,6 +435,8 @@ class _Translator(ScanValues):
             return f"({guard}{x.sql} {'NOT IN' if negated else 'IN'} ({', '.join(lits)}))"
         probe = vals[0]
         x, _ = self._unify(x, probe, "=")
+        for v in vals:
+            self._check_date_floor(x, v)
         same = all(v.kind == x.kind for v in vals)
         if _is_float(x) and all(_is_float(v) and v.is_const for v in vals):
             return self._float_in(x, vals, negated)
@@ -450,16 +517,26 @@ def _cased(ch: str) -> bool:
 
 
 def translate_condition(pg_sql: str, columns: dict[str, ColumnInfo],
-                        param_types: dict[int, str], dialect: Dialect) -> RemoteCondition | None:
+                        param_types: dict[int, str], dialect: Dialect,
+                        why: list | None = None) -> RemoteCondition | None:
     """ClickHouse condition selecting exactly the rows the PostgreSQL clause
-    selects, or None when that cannot be guaranteed."""
+    selects, or None when that cannot be guaranteed (the reason is appended
+    to why, for EXPLAIN VERBOSE)."""
     try:
         tree = parse(pg_sql)
         tr = _Translator(columns, param_types or {}, dialect)
         sql = tr.pred(tree, False)
+        if any(f"{SLOT_MARK}{i}{SLOT_MARK}" in sql for i in tr.bounded_slots):
+            raise Unsupported("a date/timestamptz parameter is sent only compared with a column")
         return RemoteCondition(sql, tr.slots)
-    except (Unsupported, ValueError, TypeError, KeyError, AttributeError,
-            OverflowError, ArithmeticError, RecursionError):
+    except Unsupported as e:
+        if why is not None:
+            why.append(str(e))
+        return None
+    except (ValueError, TypeError, KeyError, AttributeError,
+            OverflowError, ArithmeticError, RecursionError) as e:
+        if why is not None:
+            why.append(f"not translatable ({type(e).__name__})")
         return None
 
 

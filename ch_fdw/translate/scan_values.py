@@ -9,13 +9,14 @@ zone renders it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from . import literals as L
 from .fit import text_domain
-from .kinds import ch_type, compatible, pg_type
+from .kinds import ch_type, compatible, fixed_offset_tz, pg_type
 from .literals import Unsupported
 from .pgparse import pg_type_name
 from .quoting import quote_identifier
@@ -23,6 +24,8 @@ from .remote import SLOT_MARK, Slot
 from .shared import checked_int, checked_int_range, const_int_bits, param_id, strip_parens
 
 _NOCONST = object()
+# zone names ClickHouse's tz database knows as PostgreSQL does (not POSIX specs)
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*")
 
 
 @dataclass
@@ -38,6 +41,8 @@ class _Val:
     bits: int = 64           # int: PostgreSQL's width (int2/int4/int8)
     ch: str | None = None    # a bare column: its ClickHouse type (see fit.py)
     stored: str | None = None  # FixedString/Enum column: its reference (sql reads it as text)
+    bounded: int | None = None  # a date/timestamptz parameter's id (scan_bounds.py)
+    date_floor: bool = False  # toDate() in a zone west of UTC: 1969-12-31 reads as 1970-01-01
 
     @property
     def is_const(self) -> bool:
@@ -51,10 +56,15 @@ class _Val:
 _NUMERIC_KINDS = ("int", "numeric")
 _FLOAT_KINDS = ("float4", "float8")
 _PARAM_KINDS = ("int", "float4", "float8", "text", "bool")
+_BOUNDED_KINDS = ("date", "timestamptz")   # pushed only compared with a column
 
 
 def _is_float(v: _Val) -> bool:
     return v.kind in _FLOAT_KINDS
+
+
+def _unrendered(text):
+    raise Unsupported("a date/timestamptz parameter outside a column comparison")
 
 
 class ScanValues:
@@ -84,6 +94,8 @@ class ScanValues:
             return _Val(L.bool_sql(bool(node.this)), "bool", const=bool(node.this), nullable=False)
         if isinstance(node, exp.Cast):
             return self.cast(node)
+        if isinstance(node, exp.AtTimeZone):
+            return self.at_time_zone(node)
         if isinstance(node, exp.Neg):
             return self.negate(self.value(node.this))
         if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
@@ -140,6 +152,13 @@ class ScanValues:
         pid = param_id(node)
         tname = self.param_types.get(pid)
         pg = pg_type(tname) if tname else None
+        if pg is not None and pg.kind in _BOUNDED_KINDS:
+            # a placeholder: scan.compare() replaces it by a whole comparison;
+            # a condition still holding it is refused (translate_condition)
+            self.slots.append(Slot(pid, _unrendered))
+            self.bounded_slots.append(len(self.slots) - 1)
+            return _Val(f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}", pg.kind, param=True,
+                        bounded=pid)
         if pg is None or pg.kind not in _PARAM_KINDS:
             # date/time/numeric values may be outside ClickHouse's range,
             # which is only known at execution: do not push those.
@@ -267,9 +286,45 @@ class ScanValues:
                         maybe_nan=v.maybe_nan)
         if src == "text" and dst == "text" and not pg.has_typmod:
             return v
+        if dst == "date" and src in ("timestamp", "timestamptz") and not v.is_const:
+            return self.to_date(v, v.tz if src == "timestamp" else self.dialect.timezone,
+                                session=src == "timestamptz")
         if src == "int" and dst == "text" and not v.is_const:
             return _Val(f"toString({v.sql})", "text", nullable=v.nullable)
         raise Unsupported(f"cast {src} -> {tname}")
+
+    def at_time_zone(self, node: exp.AtTimeZone) -> _Val:
+        """timestamptz AT TIME ZONE '<fixed-offset zone>' (Django's __date
+        lookups write it with 'UTC'): the same instant read as wall clock in
+        that zone, a timestamp value with that zone (see column())."""
+        v = self.value(node.this)
+        zone = strip_parens(node.args.get("zone"))
+        if isinstance(zone, exp.Cast):
+            zone = strip_parens(zone.this)
+        if not (isinstance(zone, exp.Literal) and zone.is_string):
+            raise Unsupported("AT TIME ZONE with a non-constant zone")
+        name = "UTC" if zone.this.upper() in ("UTC", "GMT", "ZULU", "UCT") else zone.this
+        if v.kind != "timestamptz" or v.is_const or not fixed_offset_tz(name):
+            # a DST zone's wall clock does not order like its instants
+            raise Unsupported("AT TIME ZONE other than timestamptz in a fixed-offset zone")
+        return _Val(v.sql, "timestamp", nullable=v.nullable, tz=name, ch=v.ch)
+
+    def to_date(self, v: _Val, tz: str | None, session: bool) -> _Val:
+        """The calendar date of an instant in zone tz (toDate keeps the
+        primary key usable: it is monotonic).  West of UTC the first hours
+        of 1970 fall on 1969-12-31, which Date cannot hold (toDate gives
+        1970-01-01): such a date is then only compared with dates after
+        1970-01-01 (scan.compare), where the two agree.  The session's zone
+        may change before execution, so it is never taken as safe."""
+        ch = ch_type(v.ch) if v.ch else None
+        if tz is None or not _ZONE_NAME.fullmatch(tz):
+            raise Unsupported(f"date in time zone {tz!r}")
+        if ch is None or ch.base != "DateTime":
+            # DateTime64 reaches before 1970, where Date cannot follow
+            raise Unsupported("date of a value that is not a DateTime column")
+        east = not session and (tz == "UTC" or re.fullmatch(r"Etc/(UTC|GMT(-[0-9]+)?)", tz))
+        return _Val(f"toDate({v.sql}, {L.text_sql(tz)})", "date", nullable=v.nullable,
+                    column=True, ch="Date", date_floor=not east)
 
     def negate(self, v: _Val) -> _Val:
         if v.is_null:

@@ -122,6 +122,8 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
         if len(outs) != len(output_types):
             raise Unsupported(f"query has {len(outs)} output columns, caller expects {len(output_types)}")
         ch_types = tr.top_ch_types
+        if any(m in sql for m in tr.cmp_only_marks):
+            raise Unsupported("a numeric parameter is sent only as a comparison operand")
         settings = tr.settings_dict()
         if settings:
             sql += " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())

@@ -55,6 +55,7 @@ class T:
     # kind "opaque": a column only returned as it is, read like the per-table
     # path reads it (outputs.py); (ColumnInfo, why it cannot be computed on)
     opaque: tuple | None = None
+    cmp_only: bool = False       # a numeric parameter: its scale is the value's (compare only)
 
     @property
     def is_const(self):
@@ -133,6 +134,7 @@ class Context:
         self.version = tuple(dialect.version)
         self.tz = timezone
         self.slots: list = []
+        self.cmp_only_marks: list[str] = []   # numeric parameters' first slots
         self._t = 0
         self._c = 0
         self.outer_join = False

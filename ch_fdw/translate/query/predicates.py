@@ -280,6 +280,7 @@ class Predicates:
         self._check_eq_types(a, b)
         if a.is_null or b.is_null:
             return "NULL"
+        a, b = self.compare_operand(a), self.compare_operand(b)
         if a.kind in _TEXTS and op not in ("=", "<>") and not self.dialect.text_collation_c:
             raise Unsupported("text ordering comparison under a non-C collation")  # [collation]
         if a.kind == "interval" or b.kind == "interval":

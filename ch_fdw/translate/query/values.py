@@ -283,11 +283,26 @@ class Values:
                     return "NULL"
                 return self._dt64(L.timestamp_value(v), "UTC")
         elif kind == "numeric":
-            raise Unsupported(f"numeric parameter ${pid} (scale known only at execution)")
+            # the scale is the value's own, known only at execution: such a
+            # parameter is only compared (predicates.compare); anywhere else
+            # translate_query refuses it
+            def r(v):
+                return "NULL" if v is None else _decimal256(L.numeric_value(v))
+            mark = self._slot(pid, r)
+            self.cmp_only_marks.append(mark)
+            return T(mark, "numeric", nullable=True, scale=0, cmp_only=True)
         else:
             raise Unsupported(f"parameter ${pid} of type {tname}")
         return T(self._slot(pid, r), kind, nullable=True, bits=64, n=n,
                  maybe_nan=kind in _FLOATS)
+
+    def compare_operand(self, t: T) -> T:
+        """t as a comparison operand: a numeric parameter gets a slot of its
+        own, so its first one left in the SQL means another use."""
+        if not t.cmp_only:
+            return t
+        pid, render = self.slots[int(t.sql.strip(SLOT_MARK))]
+        return T(self._slot(pid, render), "numeric", nullable=True, scale=0)
 
     def _dt64(self, ts: _dt.datetime, tz: str) -> str:
         base = ts.strftime("%Y-%m-%d %H:%M:%S")
@@ -447,3 +462,13 @@ class Values:
         if src == "bool" and dst == "int" and pg.bits == 32:
             return T(f"toInt32({v.sql})", "int", bits=32, **keep)
         raise Unsupported(f"cast {src} -> {tname}")
+
+
+def _decimal256(d) -> str:
+    """A numeric parameter's value at its own scale (Decimal256: 76 digits)."""
+    sign, digits, exp_ = d.as_tuple()
+    scale = max(0, -exp_)
+    text = format(d, "f")
+    if scale > 75 or len(text.lstrip("-").split(".")[0].lstrip("0")) + scale > 76:
+        raise Unsupported("numeric parameter beyond Decimal256")
+    return f"toDecimal256({qs(text)}, {scale})"
