@@ -187,7 +187,8 @@ class Temporal:
 
     def date_trunc(self, node, scope) -> T:
         unit_node = node.args.get("unit")
-        u = self.value(unit_node, scope) if isinstance(unit_node, exp.Expression) and not isinstance(unit_node, exp.Var) else None
+        u = self.known(unit_node, scope, "day") \
+            if isinstance(unit_node, exp.Expression) and not isinstance(unit_node, exp.Var) else None
         if u is not None:
             if not u.is_const or not isinstance(u.const, str):
                 raise Unsupported("date_trunc with a non-constant unit")

@@ -237,6 +237,21 @@ class Values:
         self.slots.append((pid, render))
         return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
+    def known(self, node, scope, placeholder: str) -> T:
+        """node's value where the ClickHouse SQL needs it spelled out (a
+        date_trunc unit, round's digits): a constant, or a parameter, each
+        possibly behind casts.  [known-params] A parameter is known only at
+        execution: the translation records it (value_params) and is made
+        again for each value (ch_fdw/query.py); without values (planning)
+        the caller's placeholder stands in, so the rest of the query is
+        checked, and a value that cannot be pushed falls back then."""
+        saved = self._want_value
+        self._want_value = placeholder
+        try:
+            return self.value(node, scope)
+        finally:
+            self._want_value = saved
+
     def parameter(self, node) -> T:
         pid = param_id(node)
         tname = self.param_types.get(pid)
@@ -244,6 +259,13 @@ class Values:
             raise Unsupported(f"parameter ${pid} of unknown type")
         kind, pg, n = _classify(tname)
         version = self.version
+        if self._want_value is not None:                      # [known-params]
+            self.value_params.add(pid)
+            values = self.param_values
+            text = values[pid] if values is not None and pid in values else self._want_value
+            if text is None:
+                return T("NULL", kind, const=None, n=n)
+            return self.const_of(text, tname)
 
         if kind == "int":
             def r(v):
@@ -313,6 +335,9 @@ class Values:
                 v = v.quantize(Decimal(1).scaleb(-tm[1]), rounding="ROUND_HALF_UP")
             return self._numeric_const(v)
         if kind == "text":
+            m = re.search(r"\((\d+)\)", tname)
+            if m and len(text) > int(m.group(1)):
+                raise Unsupported(f"cast to {tname} (truncation)")
             return T(qs(text), "text", const=text, nullable=False)
         if kind == "bool":
             v = L.bool_value(text)
@@ -404,7 +429,9 @@ class Values:
         if src == "numeric" and dst == "float8":
             # Decimal -> Float64 is correctly rounded in ClickHouse (via text in PG)
             return T(f"toFloat64({v.sql})", "float8", **keep)
-        if src in _TEXTS and dst == "text":
+        if src in _TEXTS and dst == "text" and not (pg is not None and pg.has_typmod):
+            if v.is_const:
+                return T(v.sql, "text", const=v.const, nullable=False)
             return T(v.sql, "text", **keep)
         if src == "text" and dst == "bpchar":
             if n is not None:
