@@ -99,6 +99,11 @@ class Values:
             return self.aggregate(node, scope)
         if isinstance(node, exp.WithinGroup):
             return self.aggregate(node, scope)
+        if isinstance(node, exp.AtTimeZone):
+            return self.at_time_zone(node.this, node.args["zone"], scope)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone" \
+                and len(node.expressions) == 2:
+            return self.at_time_zone(node.expressions[1], node.expressions[0], scope)
         if isinstance(node, exp.Func):
             return self.function(node, scope)
         if isinstance(node, exp.Interval):
