@@ -54,6 +54,9 @@ CONSTANT_QUERIES = [
     "SELECT id FROM web ORDER BY id LIMIT 3::integer OFFSET 1::smallint",
     "SELECT country, round(avg(ms), 1::integer) FROM web GROUP BY 1 ORDER BY 1 NULLS FIRST",
     "SELECT id, substring(url, 2::integer, 3::smallint) FROM web ORDER BY id",
+    # Django's Round(Avg()) casts the per-group-scale avg to numeric(1000, 15)
+    "SELECT country, round((avg(ms))::numeric(1000, 15), 1) FROM web GROUP BY 1 ORDER BY 1 NULLS FIRST",
+    "SELECT country, (avg(ms))::numeric(1000, 15), avg(ms)::numeric(10, 2) FROM web GROUP BY 1 ORDER BY 1 NULLS FIRST",
 ]
 
 

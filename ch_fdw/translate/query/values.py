@@ -413,10 +413,22 @@ class Values:
             if v.is_const:
                 return self.const_of(str(v.const), tname)
             if v.scale is None:
-                raise Unsupported("numeric(p,s) cast of a per-row scale")
+                # a per-row scale (avg; Django's Round(Avg()) casts it to
+                # numeric(1000, 15)): the exact value rounded to s, as PG
+                # rounds its avg result; only when the result fits Decimal128
+                if v.store_scale is None or v.digits is None:
+                    raise Unsupported("numeric(p,s) cast of a per-row scale")
+                int_digits = max(v.digits - v.store_scale, 1)
+                if int_digits + s > 38:
+                    raise Unsupported("numeric(p,s) cast of a per-row scale wider than Decimal128")
+            else:
+                int_digits = None
             # round half away from zero like PostgreSQL, then fix the scale;
             # [numeric-overflow] beyond p digits PG raises "numeric field overflow"
             r = f"round({v.sql}, {s})"
+            if (int_digits is not None and int_digits <= p - s) or p - s > 75:
+                # cannot exceed p digits (and no Decimal256 limit to test against)
+                return T(f"toDecimal128({r}, {s})", "numeric", scale=s, **keep)
             limit = f"toDecimal256('1{'0' * (p - s)}', 0)"
             check = f"throwIf(ifNull(abs({r}) >= {limit}, 0), 'numeric field overflow')"
             return T(f"(toDecimal128({r}, {s}) + {check})", "numeric", scale=s, **keep)
