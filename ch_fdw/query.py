@@ -10,7 +10,9 @@ The translator casts each output column to a known ClickHouse type and
 applies the same fetch expression a table column of that type would get
 (ch_fdw.chtypes.fetch_plan); the matching Python converters run here.
 Translations depend on the session TimeZone, so a plan made under another
-TimeZone is translated again before it runs.
+TimeZone is translated again before it runs; a translation whose SQL depends
+on a parameter's value (value_params: a date_trunc unit, round's digits) is
+made again, and cached, per value.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ def _table_infos(server_ctx: dict, tables: list[dict], conn):
 
 
 def _translate(pg_sql: str, infos: dict, param_types: dict, output_types: list, dialect,
-               timezone: str | None):
+               timezone: str | None, param_values: dict | None = None):
     from .translate.query import translate_query
     return translate_query(pg_sql, infos, {int(k): v for k, v in param_types.items()},
-                           list(output_types), dialect, timezone=timezone)
+                           list(output_types), dialect, timezone=timezone,
+                           param_values=param_values)
 
 
 def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: dict,
@@ -128,20 +131,34 @@ def plan_query(server_ctx: dict, pg_sql: str, tables: list[dict], param_types: d
     return result
 
 
-def _compiled_for(server_ctx: dict, plan_json: str, conn) -> CompiledQuery:
+def _compiled_for(server_ctx: dict, plan_json: str, conn, params: dict) -> CompiledQuery:
     timezone = server_ctx.get("timezone")
     hit = _compiled.get_fresh(plan_json)
-    if hit is not None and hit.timezone == timezone:
+    if hit is None or hit.timezone != timezone:
+        hit = _retranslate(server_ctx, plan_json, conn, timezone, None)
+        _compiled.put(plan_json, hit)
+    value_params = hit.translation.value_params
+    if not value_params:
         return hit
+    # [known-params] the SQL depends on these parameters' values (a
+    # date_trunc unit, round's digits): one translation per value set
+    values = {pid: params.get(pid) for pid in value_params}
+    key = plan_json + "\0" + json.dumps(sorted(values.items()))
+    by_value = _compiled.get_fresh(key)
+    if by_value is None or by_value.timezone != timezone:
+        by_value = _retranslate(server_ctx, plan_json, conn, timezone, values)
+        _compiled.put(key, by_value)
+    return by_value
+
+
+def _retranslate(server_ctx: dict, plan_json: str, conn, timezone, values) -> CompiledQuery:
     p = json.loads(plan_json)
     infos = _table_infos(server_ctx, p["tables"], conn)
     translation = _translate(p["pg_sql"], infos, p["param_types"], p["output_types"],
                              dialect_for(dict(server_ctx, collations=p.get("collations")), conn),
-                             timezone)
-    compiled = _compile(translation, p["output_types"], tuple(conn.server_version), conn.protocol,
-                        timezone)
-    _compiled.put(plan_json, compiled)
-    return compiled
+                             timezone, values)
+    return _compile(translation, p["output_types"], tuple(conn.server_version), conn.protocol,
+                    timezone)
 
 
 class QueryScan(Scan):
@@ -161,7 +178,8 @@ class QueryScan(Scan):
         from .translate.query import NotPushable
         try:
             # translated again when the session TimeZone changed since planning
-            compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx))
+            compiled = _compiled_for(server_ctx, plan_json, get_connection(server_ctx),
+                                     {int(k): v for k, v in params.items()})
         except NotPushable as e:
             self.refusal = f"the query can no longer be translated: {e.reason}"
             return
@@ -207,4 +225,8 @@ def explain_query(plan_json: str) -> str:
     hit = _compiled.get_fresh(plan_json)
     if hit is None:
         return "(translation not cached in this backend; run the query to see it)"
-    return hit.translation.sql_template
+    t = hit.translation
+    if t.value_params:
+        shown = ", ".join(f"${p}" for p in t.value_params)
+        return f"{t.sql_template} (made again at execution for the values of {shown})"
+    return t.sql_template

@@ -412,7 +412,8 @@ def test_refusals_name_the_construct(runner):
     assert "to_char" in refused(runner, "SELECT to_char(ts, 'YYYY') FROM events")
     assert "current_timestamp" in refused(runner, "SELECT id FROM events WHERE ts > now() - interval '1 day'")
     assert "DISTINCT ON" in refused(runner, "SELECT DISTINCT ON (url) url, id FROM events ORDER BY url, id")
-    assert "lag" in refused(runner, "SELECT lag(id) OVER (ORDER BY id) FROM events")
+    assert "lag without ORDER BY" in refused(runner, "SELECT lag(id) OVER () FROM events")
+    assert "explicit window frame" in refused(runner, "SELECT first_value(id) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM events")
 
 
 def test_output_convertible():

@@ -75,9 +75,12 @@ class QueryTranslation(SqlTemplate):
     """ClickHouse SQL for a whole query; parameters bound by render()."""
 
     def __init__(self, sql: str, slots: list, settings: dict[str, str],
-                 output_ch_types: list[str]):
+                 output_ch_types: list[str], value_params=()):
         super().__init__(sql, [Slot(pid, fn) for pid, fn in slots])
         self.settings = dict(settings)
+        #: parameters whose values the SQL was built from ([known-params]):
+        #: the query is translated again for other values of these
+        self.value_params = tuple(sorted(value_params))
         #: the ClickHouse type each output column is cast to
         self.output_ch_types = list(output_ch_types)
 
@@ -96,7 +99,8 @@ class _Translator(Relations, Clauses, Predicates, Values, Temporal, Arithmetic,
 def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict[int, str],
                     output_types: list[str], dialect: Dialect, *,
                     timezone: str | None = None,
-                    fetch_expressions: bool = True) -> QueryTranslation:
+                    fetch_expressions: bool = True,
+                    param_values: dict | None = None) -> QueryTranslation:
     """Translate a deparsed PostgreSQL SELECT; raises NotPushable.
 
     timezone: PostgreSQL's session TimeZone (an IANA name).  Without it,
@@ -104,7 +108,10 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
     date <-> timestamptz conversions) are refused.
     fetch_expressions: wrap each output in the server-side fetch expression
     the scan's converters expect (ch_fdw.chtypes.fetch_plan); off gives plain
-    ClickHouse values (for running the SQL directly)."""
+    ClickHouse values (for running the SQL directly).
+    param_values: this execution's parameter values (text, None for NULL),
+    for the parameters whose values shape the SQL (value_params of a
+    translation made without them)."""
     try:
         tree = parse(pg_sql.strip().rstrip(";").strip(), "query")
         if tuple(dialect.version) < MIN_VERSION:
@@ -118,6 +125,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
         tr = _Translator(tables, param_types or {}, dialect, timezone)
         tr.top_types = list(output_types)
         tr.fetch_expressions = fetch_expressions
+        tr.param_values = param_values
         sql, outs = tr.query(tree, None, top=True)
         if len(outs) != len(output_types):
             raise Unsupported(f"query has {len(outs)} output columns, caller expects {len(output_types)}")
@@ -127,7 +135,7 @@ def translate_query(pg_sql: str, tables: dict[str, TableInfo], param_types: dict
         settings = tr.settings_dict()
         if settings:
             sql += " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
-        return QueryTranslation(sql, tr.slots, settings, ch_types)
+        return QueryTranslation(sql, tr.slots, settings, ch_types, tr.value_params)
     except NotPushable:
         raise
     except Unsupported as e:

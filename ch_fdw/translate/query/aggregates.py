@@ -10,6 +10,7 @@ Rules owned here:
   [collation]    min/max/ordered aggregates over text only under C collation.
   [avg-scale]    avg(integer) with PostgreSQL's per-group result scale and exact
                  value (_avg_int).
+  [lag-lead]     lag/lead: see _lag_lead.
   [windows]      row_number/rank/dense_rank and sum/count/min/max/avg OVER
                  (...) with PG's default frame (RANGE UNBOUNDED PRECEDING ..
                  CURRENT ROW, peers included, stated explicitly); only single
@@ -291,27 +292,32 @@ class Aggregates:
         if parts:
             spec.append("PARTITION BY " + ", ".join(self.value(p, scope).sql for p in parts))
         order = node.args.get("order")
+        keys = []
         if order is not None:
-            keys = []
             for o in order.expressions:
                 desc = bool(o.args.get("desc"))
                 nf = o.args.get("nulls_first")
                 keys += self.sort_key(self.value(o.this, scope), desc, desc if nf is None else bool(nf))
-            if keys:
-                # [windows] PostgreSQL's default frame with ORDER BY, peers included
-                spec.append("ORDER BY " + ", ".join(keys) +
-                            " RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
+        partition = list(spec)
+        if keys:
+            # [windows] PostgreSQL's default frame with ORDER BY, peers included
+            spec.append("ORDER BY " + ", ".join(keys) +
+                        " RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
         if node.args.get("spec") is not None:
             raise Unsupported("explicit window frame")
         fname = type(fn).__name__.lower() if not isinstance(fn, exp.Anonymous) else str(fn.this).lower()
         over = " OVER (" + " ".join(spec) + ")"
+        if fname in ("lag", "lead"):
+            if not keys:
+                raise Unsupported(f"{fname} without ORDER BY (PostgreSQL's row order is arbitrary)")
+            rows = " OVER (" + " ".join(partition + ["ORDER BY " + ", ".join(keys) +
+                                                     " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"]) + ")"
+            return self._lag_lead(fn, fname, scope, rows, " OVER (" + " ".join(partition) + ")")
         if fname in ("rownumber", "row_number"):
             return T(f"toInt64(row_number(){over})", "int", bits=64, nullable=False)
         if fname in ("rank", "denserank", "dense_rank"):
             f = "rank" if fname == "rank" else "dense_rank"
             return T(f"toInt64({f}(){over})", "int", bits=64, nullable=False)
-        if fname in ("lag", "lead"):
-            raise Unsupported("lag/lead")
         if isinstance(fn, exp.Avg) and self.value(fn.this, scope).kind in ("int", "numeric"):
             # [avg-scale] PostgreSQL shows avg(int/numeric) with a per-row
             # display scale that a window sum / count does not reproduce
@@ -319,6 +325,37 @@ class Aggregates:
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
             return self._window_agg(fn, scope, over)
         raise Unsupported(f"window function {fname}")
+
+    def _lag_lead(self, fn, fname, scope, rows_over, partition_over) -> T:
+        """[lag-lead] lag/lead(x [, n [, default]]): lagInFrame/leadInFrame
+        over the whole partition (a ROWS frame: the InFrame functions see
+        only the frame); x made Nullable so a row outside the partition is
+        NULL, not the type's default; a default replaces only those rows."""
+        args = fn.expressions if isinstance(fn, exp.Anonymous) else \
+            [a for a in (fn.this, fn.args.get("offset"), fn.args.get("default")) if a is not None]
+        if not 1 <= len(args) <= 3:
+            raise Unsupported(f"{fname} arity")
+        x = self.value(args[0], scope)
+        n = self.known(args[1], scope, "1") if len(args) > 1 else T("1", "int", const=1)
+        if not n.is_const or n.kind != "int" or n.const is None or n.const < 0:
+            raise Unsupported(f"{fname} with an offset that is not a non-negative constant")
+        f = "lagInFrame" if fname == "lag" else "leadInFrame"
+        sql = f"{f}(toNullable({x.sql}), {n.const}){rows_over}"
+        if len(args) == 3:
+            d = self.value(args[2], scope)
+            if d.kind == "unknown":
+                raise Unsupported(f"{fname} with an untyped default")
+            if not d.is_null:
+                kind, (xv, dv) = self._unify_values([T(sql, x.kind, scale=x.scale, bits=x.bits, n=x.n), d],
+                                                     f"{fname} default")
+                if kind != x.kind or not dv.is_const:
+                    raise Unsupported(f"{fname} with a default of another type or not constant")
+                pos = f"row_number(){rows_over}"
+                outside = (f"{pos} <= {n.const}" if fname == "lag"
+                           else f"{pos} + {n.const} > count(){partition_over}")
+                sql = f"if({outside}, {self.materialize(dv).sql}, {xv.sql})"
+        return T(sql, x.kind, nullable=True, scale=x.scale, bits=x.bits, n=x.n,
+                 maybe_nan=x.maybe_nan)
 
     def _window_agg(self, fn, scope, over) -> T:
         """An aggregate as a window function: only where the aggregate is a

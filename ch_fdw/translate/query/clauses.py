@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from .. import literals as L
 from ..literals import Unsupported
+from ..pgparse import pg_type_name
 from ..shared import param_id, sort_keys, strip_parens
 from .context import T, _FLOATS, _TEXTS, _classify, opaque_reason
 
@@ -42,15 +43,28 @@ class Clauses:
     def _count_expr(self, e, what) -> str:
         if isinstance(e, exp.Literal) and not e.is_string and str(e.this).isdigit():
             return str(int(e.this))
-        if isinstance(e, exp.Cast) and isinstance(strip_parens(e.this), exp.Literal):
-            t = str(strip_parens(e.this).this)
-            if t.isdigit():
-                return str(int(t))
+        # a constant or parameter behind integer casts (psycopg 3 with
+        # server-side binding sends LIMIT $1::integer): the narrowest cast's
+        # range applies, as PostgreSQL raises "integer out of range"
+        bits = 64
+        while isinstance(e, exp.Cast):
+            tname = pg_type_name(e.to)
+            k, pg, _ = _classify(tname) if tname else (None, None, None)
+            if k != "int":
+                raise Unsupported(f"{what} must be a constant or parameter")
+            bits = min(bits, pg.bits)
+            e = strip_parens(e.this)
+        if isinstance(e, exp.Literal) and not e.is_string and str(e.this).isdigit():
+            n = int(e.this)
+            if n >= 1 << (bits - 1):
+                raise Unsupported(f"{what} out of range")
+            return str(n)
         if isinstance(e, exp.Parameter):
             pid = param_id(e)
-            k, _, _ = _classify(self.param_types.get(pid, "?"))
+            k, pg, _ = _classify(self.param_types.get(pid, "?"))
             if k != "int":
                 raise Unsupported(f"{what} parameter of non-integer type")
+            bits = min(bits, pg.bits)
 
             def render(v):
                 if v is None:
@@ -58,6 +72,8 @@ class Clauses:
                 n = L.int_value(v)
                 if n < 0:
                     raise Unsupported(f"negative {what}")
+                if n >= 1 << (bits - 1):
+                    raise Unsupported(f"{what} out of range for its cast")
                 return str(n)
             return self._slot(pid, render)
         raise Unsupported(f"{what} must be a constant or parameter")

@@ -135,6 +135,12 @@ class Context:
         self.tz = timezone
         self.slots: list = []
         self.cmp_only_marks: list[str] = []   # numeric parameters' first slots
+        # [known-params] (values.py): parameter values for this execution
+        # (None while planning), the parameters the SQL was built from, and
+        # the placeholder while a caller asks for a value (Values.known)
+        self.param_values: dict | None = None
+        self.value_params: set = set()
+        self._want_value: str | None = None
         self._t = 0
         self._c = 0
         self.outer_join = False

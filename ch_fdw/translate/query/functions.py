@@ -30,11 +30,11 @@ class Functions:
             length = node.args.get("length")
             if s.kind not in _TEXTS:
                 raise Unsupported("substring on non-text")
-            st = self.value(start, scope) if start is not None else T("1", "int", const=1)
+            st = self.known(start, scope, "1") if start is not None else T("1", "int", const=1)
             if not st.is_const or st.kind != "int" or st.const is None or st.const < 1:
                 raise Unsupported("substring with a start that is not a positive constant")
             if length is not None:
-                ln = self.value(length, scope)
+                ln = self.known(length, scope, "1")
                 if not ln.is_const or ln.kind != "int" or ln.const is None or ln.const < 0:
                     raise Unsupported("substring with a non-constant or negative length")
                 return T(f"substringUTF8({s.sql}, {st.const}, {ln.const})", "text",
@@ -65,8 +65,8 @@ class Functions:
         if isinstance(node, exp.Round):
             v = self.value(node.this, scope)
             d = node.args.get("decimals")
-            nd = self.value(d, scope) if d is not None else T("0", "int", const=0)
-            if not nd.is_const or nd.kind != "int":
+            nd = self.known(d, scope, "0") if d is not None else T("0", "int", const=0)
+            if not nd.is_const or nd.kind != "int" or nd.const is None:
                 raise Unsupported("round with non-constant digits")
             if v.kind == "numeric":
                 s = max(nd.const, 0)

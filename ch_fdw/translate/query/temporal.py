@@ -12,6 +12,9 @@ Rules owned here:
                  (addMonths/addDays) in PG's order, microseconds exactly;
                  on timestamptz, month/day steps happen in the session
                  TimeZone like PG.
+  [at-time-zone] AT TIME ZONE / timezone(zone, v) with a constant or
+                 parameter zone: the rule is ../zones.py's (shared with the
+                 per-table translator).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlglot import exp
 from .. import literals as L
 from ..literals import Unsupported
 from ..quoting import quote_string as qs
+from ..zones import local_to_tstz, pg_zone, tstz_to_local
 from .context import T
 
 
@@ -181,13 +185,26 @@ class Temporal:
         return T(f"divideDecimal(toDecimal128({us}, 6), toDecimal128(1000000, 0), 6)",
                  "numeric", scale=6, nullable=v.nullable, agg=v.agg)
 
+    def at_time_zone(self, value_node, zone_node, scope) -> T:
+        z = self.known(zone_node, scope, "UTC")                            # [at-time-zone]
+        if not z.is_const or not isinstance(z.const, str) or z.kind not in ("text", "unknown"):
+            raise Unsupported("AT TIME ZONE with a zone that is not a constant or parameter")
+        zone = pg_zone(z.const)
+        v = self.value(value_node, scope)
+        if v.kind == "timestamptz":
+            return T(tstz_to_local(v.sql, zone), "timestamp", nullable=v.nullable, agg=v.agg)
+        if v.kind == "timestamp":
+            return T(local_to_tstz(v.sql, zone), "timestamptz", nullable=v.nullable, agg=v.agg)
+        raise Unsupported(f"AT TIME ZONE on {v.kind}")
+
     _TRUNC = {"year": "toStartOfYear", "quarter": "toStartOfQuarter", "month": "toStartOfMonth",
               "week": "toMonday", "day": "toStartOfDay", "hour": "toStartOfHour",
               "minute": "toStartOfMinute", "second": "toStartOfSecond"}
 
     def date_trunc(self, node, scope) -> T:
         unit_node = node.args.get("unit")
-        u = self.value(unit_node, scope) if isinstance(unit_node, exp.Expression) and not isinstance(unit_node, exp.Var) else None
+        u = self.known(unit_node, scope, "day") \
+            if isinstance(unit_node, exp.Expression) and not isinstance(unit_node, exp.Var) else None
         if u is not None:
             if not u.is_const or not isinstance(u.const, str):
                 raise Unsupported("date_trunc with a non-constant unit")

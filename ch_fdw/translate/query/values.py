@@ -105,6 +105,11 @@ class Values:
             return self.aggregate(node, scope)
         if isinstance(node, exp.WithinGroup):
             return self.aggregate(node, scope)
+        if isinstance(node, exp.AtTimeZone):
+            return self.at_time_zone(node.this, node.args["zone"], scope)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone" \
+                and len(node.expressions) == 2:
+            return self.at_time_zone(node.expressions[1], node.expressions[0], scope)
         if isinstance(node, exp.Func):
             return self.function(node, scope)
         if isinstance(node, exp.Interval):
@@ -243,6 +248,21 @@ class Values:
         self.slots.append((pid, render))
         return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
+    def known(self, node, scope, placeholder: str) -> T:
+        """node's value where the ClickHouse SQL needs it spelled out (a
+        date_trunc unit, round's digits): a constant, or a parameter, each
+        possibly behind casts.  [known-params] A parameter is known only at
+        execution: the translation records it (value_params) and is made
+        again for each value (ch_fdw/query.py); without values (planning)
+        the caller's placeholder stands in, so the rest of the query is
+        checked, and a value that cannot be pushed falls back then."""
+        saved = self._want_value
+        self._want_value = placeholder
+        try:
+            return self.value(node, scope)
+        finally:
+            self._want_value = saved
+
     def parameter(self, node) -> T:
         pid = param_id(node)
         tname = self.param_types.get(pid)
@@ -250,6 +270,13 @@ class Values:
             raise Unsupported(f"parameter ${pid} of unknown type")
         kind, pg, n = _classify(tname)
         version = self.version
+        if self._want_value is not None:                      # [known-params]
+            self.value_params.add(pid)
+            values = self.param_values
+            text = values[pid] if values is not None and pid in values else self._want_value
+            if text is None:
+                return T("NULL", kind, const=None, n=n)
+            return self.const_of(text, tname)
 
         if kind == "int":
             def r(v):
@@ -334,6 +361,9 @@ class Values:
                 v = v.quantize(Decimal(1).scaleb(-tm[1]), rounding="ROUND_HALF_UP")
             return self._numeric_const(v)
         if kind == "text":
+            m = re.search(r"\((\d+)\)", tname)
+            if m and len(text) > int(m.group(1)):
+                raise Unsupported(f"cast to {tname} (truncation)")
             return T(qs(text), "text", const=text, nullable=False)
         if kind == "bool":
             v = L.bool_value(text)
@@ -406,10 +436,22 @@ class Values:
             if v.is_const:
                 return self.const_of(str(v.const), tname)
             if v.scale is None:
-                raise Unsupported("numeric(p,s) cast of a per-row scale")
+                # a per-row scale (avg; Django's Round(Avg()) casts it to
+                # numeric(1000, 15)): the exact value rounded to s, as PG
+                # rounds its avg result; only when the result fits Decimal128
+                if v.store_scale is None or v.digits is None:
+                    raise Unsupported("numeric(p,s) cast of a per-row scale")
+                int_digits = max(v.digits - v.store_scale, 1)
+                if int_digits + s > 38:
+                    raise Unsupported("numeric(p,s) cast of a per-row scale wider than Decimal128")
+            else:
+                int_digits = None
             # round half away from zero like PostgreSQL, then fix the scale;
             # [numeric-overflow] beyond p digits PG raises "numeric field overflow"
             r = f"round({v.sql}, {s})"
+            if (int_digits is not None and int_digits <= p - s) or p - s > 75:
+                # cannot exceed p digits (and no Decimal256 limit to test against)
+                return T(f"toDecimal128({r}, {s})", "numeric", scale=s, **keep)
             limit = f"toDecimal256('1{'0' * (p - s)}', 0)"
             check = f"throwIf(ifNull(abs({r}) >= {limit}, 0), 'numeric field overflow')"
             return T(f"(toDecimal128({r}, {s}) + {check})", "numeric", scale=s, **keep)
@@ -427,7 +469,9 @@ class Values:
         if src == "numeric" and dst == "float8":
             # Decimal -> Float64 is correctly rounded in ClickHouse (via text in PG)
             return T(f"toFloat64({v.sql})", "float8", **keep)
-        if src in _TEXTS and dst == "text":
+        if src in _TEXTS and dst == "text" and not (pg is not None and pg.has_typmod):
+            if v.is_const:
+                return T(v.sql, "text", const=v.const, nullable=False)
             return T(v.sql, "text", **keep)
         if src == "text" and dst == "bpchar":
             if n is not None:
