@@ -64,6 +64,20 @@ def memory_mib(pid: int) -> dict:
             "rss": kib["Rss"] / 1024, "peak": kib["VmHWM"] / 1024}
 
 
+def top_mappings(pid: int, n: int = 4) -> str:
+    """The n mappings holding the most private memory (where it went)."""
+    sizes: dict[str, int] = {}
+    name = "?"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        f = line.split()
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
+            name = f[5] if len(f) > 5 else "[anon]"
+        elif f[0] in ("Private_Clean:", "Private_Dirty:"):
+            sizes[name] = sizes.get(name, 0) + int(f[1])
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{Path(k).name} {v / 1024:.1f}" for k, v in top)
+
+
 def connect(dsn: str):
     c = psycopg.connect(dsn, autocommit=True)
     return c, c.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -82,7 +96,7 @@ def phases(dsn: str, sizes: list[int], tpch: bool) -> list[tuple[str, dict]]:
                 got = c.execute(QUERY.format(t=f"{proto}_{n}")).fetchone()[0]
                 assert got == n, (got, n)
                 out.append((f"{proto}: streamed {n:,} rows", memory_mib(pid)))
-                print(*out[-1], flush=True)
+                print(*out[-1], "| top:", top_mappings(pid), flush=True)
     if tpch:
         c, pid = connect(dsn.replace("dbname=postgres", "dbname=tpch"))
         with c:
