@@ -19,7 +19,9 @@ All of it twice: with shared_preload_libraries = 'ch_fdw' (the interpreter
 and the imports are made in the postmaster and shared copy-on-write) and
 without (each backend loads them itself).
 
-Run (not as root): PG_CONFIG=... python bench/memory.py [--rows 1000000]
+PostgreSQL's JIT is off unless --jit (LLVM is PostgreSQL's memory, not ch_fdw's).
+
+Run (not as root): PG_CONFIG=... python bench/memory.py [--rows 1000000] [--jit]
 """
 
 from __future__ import annotations
@@ -78,8 +80,15 @@ def top_mappings(pid: int, n: int = 4) -> str:
     return ", ".join(f"{Path(k).name} {v / 1024:.1f}" for k, v in top)
 
 
+JIT = False
+
+
 def connect(dsn: str):
     c = psycopg.connect(dsn, autocommit=True)
+    if not JIT:
+        # PostgreSQL's JIT (jit_above_cost) starts for the larger scans and
+        # maps LLVM (~7 MiB private, ~50 MiB of RSS): PostgreSQL's cost, not ch_fdw's
+        c.execute("SET jit = off")
     return c, c.execute("SELECT pg_backend_pid()").fetchone()[0]
 
 
@@ -155,7 +164,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000,
                     help="the larger streaming size (the smaller is a tenth); 10000000 for the issue's target")
     ap.add_argument("--tpch-scale", type=float, default=0.01, help="0 skips the TPC-H phase")
+    ap.add_argument("--jit", action="store_true", help="leave PostgreSQL's JIT on (default: off)")
     args = ap.parse_args()
+    global JIT
+    JIT = args.jit
     sizes = [args.rows // 10, args.rows]
 
     tmp = Path(tempfile.mkdtemp(prefix="ch_fdw-memory-"))
