@@ -181,13 +181,15 @@ class Relations:
         where = node.args.get("where")
         # [join-on] WHERE conjuncts a comma join may take as its ON keys
         pending = conjuncts(where.this) if where is not None and fr is not None else None
+        n_conjuncts = len(pending or ())
         if fr is not None:
             from_sql = " FROM " + self.from_items(fr, node.args.get("joins") or [], scope, pending)
         elif node.args.get("joins"):
             raise Unsupported("joins without FROM")
         where_sql = ""
         if where is not None and pending != []:
-            cond = where.this if pending is None else exp.and_(*pending)
+            # unchanged unless a join took some (then the rest, still ANDed)
+            cond = where.this if len(pending or ()) == n_conjuncts else exp.and_(*pending)
             where_sql = " WHERE " + self.pred(cond, scope, False)
         group = node.args.get("group")
         group_sql = ""
