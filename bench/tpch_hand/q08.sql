@@ -1,4 +1,4 @@
-SELECT o_year, sum(if(nation = 'BRAZIL', volume, 0)) / sum(volume) AS mkt_share
+SELECT o_year, divideDecimal(sum(if(nation = 'BRAZIL', volume, 0)), sum(volume), 20) AS mkt_share
 FROM (
     SELECT toYear(o_orderdate) AS o_year, l_extendedprice * (1 - l_discount) AS volume,
            n2.n_name AS nation
