@@ -79,6 +79,13 @@ def preload() -> None:
         query.translate_query("SELECT 1 AS one", {}, {}, ["integer"], Dialect((26, 1), True))
     except Exception:
         pass
+    # Backends share the postmaster's objects copy-on-write; a garbage
+    # collection would write to every tracked object's header and so copy
+    # every page of them into each backend.  Frozen objects are never
+    # examined (the collector still runs for the backend's own objects).
+    import gc
+    gc.collect()
+    gc.freeze()
 
 
 def shutdown() -> None:

@@ -220,9 +220,12 @@ class Aggregates:
         cs = rmax + 1                                   # one digit beyond rscale
         if (38 - sa) + cs > 76:
             raise Unsupported(f"avg of numeric scale {sa} (quotient wider than Decimal256)")
-        # digits of |sum| as an integer (sum * 10^sa), without leading zeros
-        digits = (f"replaceRegexpOne(replaceOne(toDecimalString(toDecimal256(abs(p.1), {sa}), {sa}), "
-                  f"'.', ''), '^0+', '')")
+        # digits of |sum| as an integer (sum * 10^sa), without leading zeros:
+        # computed once per group as p.3 (see bind), for the text repeats it
+        # and ClickHouse's analysis time grows with the expression's size
+        digits_of = (f"replaceRegexpOne(replaceOne(toDecimalString(toDecimal256(abs(assumeNotNull({s})), "
+                     f"{sa}), {sa}), '.', ''), '^0+', '')")
+        digits = "p.3"
         e1 = f"(toInt32(length({digits})) - 1 - {sa})"      # decimal exponent of the sum
         w1 = f"toInt32(floor({e1} / 4))"
         f1 = (f"if(p.1 = 0, 0, toUInt32(substring(concat({digits}, '000'), 1, "
@@ -235,11 +238,11 @@ class Aggregates:
         q = f"divideDecimal(toDecimal256(p.1, {sa}), toDecimal256(p.2, 0), {cs})"
         value = f"round({q}, {rscale})"
 
-        def bind(body):     # evaluate body with p = (sum, count) computed once
+        def bind(body):     # evaluate body with p = (sum, count, digits) computed once
             guard = (f"throwIf(toUInt64({c}) >= 10000000000000000, "
                      f"'avg over 10^16 rows or more is not exact here')")
             return (f"if({c} = 0, NULL, arrayMap(p -> {body}, "
-                    f"[tuple(assumeNotNull({s}), toUInt64({c}) + {guard})])[1])")
+                    f"[tuple(assumeNotNull({s}), toUInt64({c}) + {guard}, {digits_of})])[1])")
         # scale=None: the display scale is per group (dscale_sql)
         digits = (19 if v.kind == "int" else 38 - sa) + cs
         return T(bind(value), "numeric", scale=None, agg=True, dscale_sql=bind(rscale),

@@ -43,6 +43,7 @@ from ..fit import text_domain
 from ..kinds import ch_type as parse_ch_type, compatible
 from ..shared import strip_parens
 from .context import T, _FLOATS, _classify, _numeric_typmod, _Scope, opaque_reason
+from .joinkeys import conjuncts, order_comma_joins, take_equi_keys
 
 
 _UTC_NAMES = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu",
@@ -184,14 +185,19 @@ class Relations:
         # FROM
         from_sql = ""
         fr = node.args.get("from_")
+        where = node.args.get("where")
+        # [join-on] WHERE conjuncts a comma join may take as its ON keys
+        pending = conjuncts(where.this) if where is not None and fr is not None else None
+        n_conjuncts = len(pending or ())
         if fr is not None:
-            from_sql = " FROM " + self.from_items(fr, node.args.get("joins") or [], scope)
+            from_sql = " FROM " + self.from_items(fr, node.args.get("joins") or [], scope, pending)
         elif node.args.get("joins"):
             raise Unsupported("joins without FROM")
-        where = node.args.get("where")
         where_sql = ""
-        if where is not None:
-            where_sql = " WHERE " + self.pred(where.this, scope, False)
+        if where is not None and pending != []:
+            # unchanged unless a join took some (then the rest, still ANDed)
+            cond = where.this if len(pending or ()) == n_conjuncts else exp.and_(*pending)
+            where_sql = " WHERE " + self.pred(cond, scope, False)
         group = node.args.get("group")
         group_sql = ""
         grouped = group is not None
@@ -266,10 +272,12 @@ class Relations:
             raise Unsupported("interval values in results")
         return v
 
-    def from_items(self, fr, joins, scope) -> str:
+    def from_items(self, fr, joins, scope, pending=None) -> str:
+        if pending:
+            joins = order_comma_joins(fr.this, joins, pending)       # [join-on]
         sql = self.from_tree(fr.this, scope)
         for j in joins:
-            sql = self.join(sql, j, scope)
+            sql = self.join(sql, j, scope, pending)
         return sql
 
     def from_tree(self, node, scope: _Scope) -> str:
@@ -291,7 +299,7 @@ class Relations:
             sql = self.join(sql, j, scope)
         return sql
 
-    def join(self, left_sql, j: exp.Join, scope) -> str:
+    def join(self, left_sql, j: exp.Join, scope, pending=None) -> str:
         kind = (j.args.get("kind") or "").upper()
         side = (j.args.get("side") or "").upper()
         if j.args.get("using"):
@@ -331,9 +339,20 @@ class Relations:
             cond = self.pred(on, scope, False)
             return f"{left_sql} {side} JOIN {right_sql} ON {cond}"
         if kind == "CROSS" or on is None:
+            keys = take_equi_keys(pending, left_names, right_names,
+                                  lambda c: self._key_kind(c, scope)) if pending else []
+            if keys:
+                cond = self.pred(exp.and_(*keys), scope, False)
+                return f"{left_sql} INNER JOIN {right_sql} ON {cond}"
             return f"{left_sql} CROSS JOIN {right_sql}"
         cond = self.pred(on, scope, False)
         return f"{left_sql} INNER JOIN {right_sql} ON {cond}"
+
+    def _key_kind(self, col, scope) -> str | None:
+        try:
+            return self.value(col, scope).kind
+        except Unsupported:
+            return None
 
     def _check_outer_on(self, on, side, left_names, right_names):
         """[outer-join-on] An outer join's ON must be ANDed equalities between
