@@ -15,6 +15,7 @@ Design
   (search for the tag to find the code):
     context.py     typed values (T), scopes, aliases, SETTINGS, version gates
     relations.py   SELECT, FROM/JOIN, CTEs, set operations, column references
+    columns.py     a table column as a typed value (character(n), opaque types)
     joinkeys.py    comma joins as INNER JOIN ON their column equalities, keyed order
     clauses.py     GROUP BY, ORDER BY (NULL ordering), LIMIT/OFFSET
     predicates.py  comparisons, boolean logic, IN/ANY/ALL, LIKE, regex
