@@ -100,7 +100,11 @@ class Aggregates:
                     return T(comb("sum" + dsuf, [f"toInt64({v.sql})"]), "int", bits=64, agg=True)
                 return T(comb("sum" + dsuf, [f"toDecimal128({v.sql}, 0)"]), "numeric", scale=0, agg=True)
             if v.kind == "numeric":
-                return T(comb("sum" + dsuf, [self._dec128(v)]), "numeric", scale=v.scale, agg=True)
+                if v.scale is None:
+                    raise Unsupported("sum of a numeric with a per-row scale")
+                # Decimal256: a Decimal128 sum wraps silently past 38 digits
+                return T(comb("sum" + dsuf, [f"toDecimal256({self._dec128(v)}, {v.scale})"]), "numeric",
+                         scale=v.scale, agg=True)
             if v.kind == "float8":
                 return T(comb("sum" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
             raise Unsupported(f"sum({v.kind})")
@@ -210,7 +214,8 @@ class Aggregates:
         sa = v.scale if v.kind == "numeric" else 0
         if sa is None:
             raise Unsupported("avg of a numeric with a per-row scale")
-        arg = f"toInt128({v.sql})" if v.kind == "int" else self._dec128(v)
+        # a Decimal128 sum wraps silently past 38 digits: sum in Decimal256
+        arg = f"toInt128({v.sql})" if v.kind == "int" else f"toDecimal256({self._dec128(v)}, {sa})"
         s = comb("sum" + dsuf, [arg])
         c = comb("count" if not distinct else "uniqExact", [v.sql], False)
         # bounds: |sum| < 10^(38 - sa) and >= 10^-sa when non-zero; count < 10^16

@@ -124,6 +124,9 @@ class Clauses:
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
             raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
+        if v.kind == "numeric" and v.scale is None:
+            # equal values of different display scales: PG shows one of them
+            raise Unsupported("GROUP BY a numeric with a per-row scale")
         return v.sql
 
     def order_by(self, order: exp.Order, scope, outs, cols) -> str:

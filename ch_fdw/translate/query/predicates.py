@@ -80,7 +80,10 @@ class Predicates:
                 r = v.const is not None and bool(v.const) == want
                 return "1" if r != neg else "0"
             if not neg:
-                return f"({v.sql} = {1 if want else 0})"
+                # ifNull: NULL IS TRUE is false, not NULL (it may be used as a
+                # value, or under NOT)
+                eq = f"({v.sql} = {1 if want else 0})"
+                return f"ifNull({eq}, 0)" if v.nullable else eq
             return f"(({v.sql} IS NULL) OR ({v.sql} = {0 if want else 1}))"
         raise Unsupported("IS test")
 

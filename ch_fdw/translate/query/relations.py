@@ -238,6 +238,9 @@ class Relations:
         if node.args.get("qualify"):
             raise Unsupported("QUALIFY")
         dist = "DISTINCT " if distinct is not None else ""
+        if dist and any(t.kind == "numeric" and t.scale is None for _, t in outs):
+            # equal values of different display scales: PG keeps one of them
+            raise Unsupported("DISTINCT over a numeric with a per-row scale")
         if not cols:
             raise Unsupported("empty select list")
         sql = (f"SELECT {dist}{', '.join(cols)}{from_sql}{where_sql}{group_sql}"
@@ -486,7 +489,9 @@ class Relations:
                 tm = _numeric_typmod(ci.pg_type)
                 if tm is not None and tm[1] != scale:
                     raise Unsupported(f"column {ci.pg_name}: numeric scale differs from Decimal scale")
-                return T(ref, "numeric", nullable=nullable, scale=scale)
+                # digits: the precision bounds |raw| (division sizes its quotient by it)
+                prec = int(ch.args[0]) if len(ch.args) == 2 else None
+                return T(ref, "numeric", nullable=nullable, scale=scale, digits=prec)
             return T(f"toDecimal128({ref}, 0)", "numeric", nullable=nullable, scale=0)
         if kind == "bool":
             return T(ref, "bool", nullable=nullable)
