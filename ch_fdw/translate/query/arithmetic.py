@@ -64,11 +64,9 @@ class Arithmetic:
             k = a.kind if a.kind != "null" else b.kind
             return T("NULL", k, const=None)
         if a.kind == "date" and b.kind == "int" and op in "+-":
-            return T(f"({a.sql} {op} {self._i64(b)})", "date", nullable=nullable, agg=agg) \
-                if not a.is_const else T(f"addDays({a.sql}, {'-' if op == '-' else ''}{self._i64(b)})",
-                                         "date", nullable=nullable, agg=agg)
+            return self.date_add_days(a, b, 1 if op == "+" else -1)      # [wide-dates]
         if a.kind == "int" and b.kind == "date" and op == "+":
-            return T(f"addDays({b.sql}, {self._i64(a)})", "date", nullable=nullable, agg=agg)
+            return self.date_add_days(b, a, 1)
         if a.kind == "date" and b.kind == "date" and op == "-":
             return T(f"(toInt32({a.sql}) - toInt32({b.sql}))", "int", bits=32,
                      nullable=nullable, agg=agg)

@@ -42,8 +42,8 @@ def div_scale(a: Decimal, b: Decimal) -> int:
 def numeric_div(a: Decimal, b: Decimal) -> Decimal:
     """a / b exactly as PostgreSQL's numeric_div (b != 0)."""
     rscale = div_scale(a, b)
-    return _CTX.divide(a, b).quantize(Decimal(1).scaleb(-rscale), rounding=ROUND_HALF_UP,
-                                      context=_CTX)
+    q = _CTX.divide(a, b).quantize(Decimal(1).scaleb(-rscale), rounding=ROUND_HALF_UP, context=_CTX)
+    return q.copy_abs() if q == 0 else q        # numeric has no negative zero
 
 
 # ------------------------------------------------------------ per-row SQL

@@ -238,7 +238,7 @@ class Predicates:
     def _cmp_operand(self, v: T, other: T) -> str:
         """SQL for v when compared with other (date/timestamp promotion)."""
         if v.kind == "date" and other.kind == "timestamp":
-            return f"toDateTime({v.sql}, 'UTC')"
+            return f"toDateTime64({v.sql}, 6, 'UTC')"          # [wide-dates]
         if v.kind == "date" and other.kind == "timestamptz":
             return self.date_to_tstz(v).sql
         if v.kind == "timestamp" and other.kind == "timestamptz":
