@@ -173,7 +173,9 @@ def test_sum_of_wide_numerics_does_not_wrap(nums, engine):
 def test_window_avg_text_equals_postgres(nums, engine):
     conn, t = nums
     _same(conn, t, "SELECT id, avg(p) OVER (PARTITION BY id % 3), avg(i) OVER (PARTITION BY id % 2 "
-                   "ORDER BY id) FROM {t} ORDER BY id", engine, pushed=False)
+                   "ORDER BY id), avg(a) OVER (), avg(b) OVER (ORDER BY i DESC) FROM {t} ORDER BY id", engine)
+    _same(conn, t, "SELECT id, avg(g) OVER (PARTITION BY id % 2), avg(p) OVER (ORDER BY p NULLS FIRST), 2 * avg(i) OVER () "
+                   "FROM {t} ORDER BY id", engine)
 
 
 def test_python_rule_matches_postgres(pg):

@@ -79,7 +79,8 @@ def test_grouping_sets_null_key_and_total(modern, qgen_dbs):  # noqa: F811
 def test_union_all_numeric_text_over_native(engine, qgen_dbs, request):  # noqa: F811
     """Seed 1060 (modern-native only, every collation): a numeric(10,2) 1.50
     from one UNION ALL branch arrives as 1.5 when the other branch is an
-    aggregate; the same SQL over HTTP is right.  Not yet located (native
+    aggregate; the same SQL over HTTP is right.  Seeds 2050 and 2064 show the
+    same without a UNION (0.0000 -> 0, 5.0 -> 5).  Not yet located (native
     block reading or the devserver's native encoder)."""
     if engine.name != "modern-native":
         pytest.skip("only the native devserver path shows it (HTTP and 18.16 pass)")

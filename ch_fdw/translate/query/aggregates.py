@@ -14,9 +14,10 @@ Rules owned here:
                  (...) with PG's default frame (RANGE UNBOUNDED PRECEDING ..
                  CURRENT ROW, peers included, stated explicitly); only single
                  aggregate calls become window functions (a guarded
-                 aggregate such as min/max of a float is refused), avg of
-                 int/numeric is refused (its per-row display scale); explicit
-                 window frames (ROWS/RANGE ...) and lag/lead are refused.
+                 aggregate such as min/max of a float is refused) except
+                 avg of int/numeric: _avg_exact over window sum and count
+                 (its per-row display scale); explicit window frames
+                 (ROWS/RANGE ...) and lag/lead are refused.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class Aggregates:
                 args = args + [cond]
             if ornull:
                 name += "OrNull"
-            return f"{name}({', '.join(args)})"
+            # a window avg: every aggregate it is made of runs over the window
+            return f"{name}({', '.join(args)}){getattr(self, '_window_over', '')}"
 
         if fname == "count":
             if star:
@@ -318,9 +320,15 @@ class Aggregates:
         if fname in ("lag", "lead"):
             raise Unsupported("lag/lead")
         if isinstance(fn, exp.Avg) and self.value(fn.this, scope).kind in ("int", "numeric"):
-            # [avg-scale] PostgreSQL shows avg(int/numeric) with a per-row
-            # display scale that a window sum / count does not reproduce
-            raise Unsupported("avg(integer/numeric) as a window function (per-row display scale)")
+            # [avg-scale] PostgreSQL's per-row display scale: _avg_exact with
+            # its sum and count as window functions over the same window
+            if isinstance(fn.this, exp.Distinct):
+                raise Unsupported("DISTINCT in a window aggregate")
+            self._window_over = over
+            try:
+                return self.aggregate(fn, scope)
+            finally:
+                del self._window_over
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
             return self._window_agg(fn, scope, over)
         raise Unsupported(f"window function {fname}")
