@@ -42,10 +42,6 @@ KNOWN: list[Known] = [
     # whole-query translator (ch_fdw/translate/query/)
     Known("column-collation", R + "test_column_collation_compared_as_bytes",
           lambda f: _whole(f) and f.outcome.kind == "differs" and ".sc" in f.query.sql),
-    # modern-native only: a numeric's trailing zeros lost (1.50 -> 1.5,
-    # 0.0000 -> 0) in some results, the same SQL over HTTP is right
-    Known("native-numeric-text", R + "test_union_all_numeric_text_over_native",
-          lambda f: f.path.startswith("modern-native") and f.outcome.kind == "text"),
     # per-table path: correlated subplans rescan the foreign table once per outer row
     Known("per-table-rescans-slow", "(none: performance, see report)", _timeout_only_remote),
 ]
