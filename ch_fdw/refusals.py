@@ -47,10 +47,16 @@ REFUSED_CODES: dict[int, str] = {
          "wider; if it overflows too, PostgreSQL raises its own error)",
 }
 
+# Carried by the translators' own throwIf() checks that find, at run time,
+# a value the translation cannot compute exactly (not a PostgreSQL error).
+FALLBACK_MARK = "(ch_fdw: not exact here, falls back)"
+
 # BAD_ARGUMENTS (36) is mostly about values, so only its positional-argument
-# form (our GROUP BY/ORDER BY constants read as column positions) is a refusal.
+# form (our GROUP BY/ORDER BY constants read as column positions) is a refusal;
+# FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (395) only with FALLBACK_MARK.
 _REFUSED_MESSAGES: dict[int, tuple[str, ...]] = {
     36: ("positional argument",),
+    395: (FALLBACK_MARK,),
 }
 
 

@@ -40,10 +40,6 @@ def _timeout_only_remote(f) -> bool:
 
 KNOWN: list[Known] = [
     # whole-query translator (ch_fdw/translate/query/)
-    Known("is-not-true-value", R + "test_is_not_true_as_a_value",
-          lambda f: _whole(f) and f.outcome.kind == "differs" and
-          bool(_sql(r"IS NOT (TRUE|FALSE)")(f.query.sql))),
-    Known("numeric-scale", "(none: numeric division keeps scale 20, README)", lambda f: f.outcome.kind == "text"),
     # per-table path: correlated subplans rescan the foreign table once per outer row
     Known("per-table-rescans-slow", "(none: performance, see report)", _timeout_only_remote),
 ]

@@ -46,7 +46,6 @@ def test_column_collation_compared_as_bytes(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT max(sc), count(*) FILTER (WHERE sc < 'é') FROM t1")
 
 
-@translator("x IS NOT TRUE in the select list is NOT (x = 1): NULL instead of true")
 def test_is_not_true_as_a_value(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id, flag IS NOT TRUE, flag IS NOT FALSE FROM t1")
 
@@ -74,3 +73,18 @@ def test_correlated_subquery_clickhouse_refuses(modern, qgen_dbs):  # noqa: F811
 def test_grouping_sets_null_key_and_total(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT s, i8 FROM t2 WHERE id = 12 "
                              "GROUP BY GROUPING SETS ((s), (i8), ())")
+
+
+def test_numeric_text_over_native(engine, qgen_dbs):  # noqa: F811
+    """Seeds 1060, 2050, 2064 (modern-native only): clickhouse_driver reads a
+    Decimal as raw / 10^S, dropping trailing zeros (1.50 -> 1.5, 0.0000 -> 0),
+    which showed wherever the output's typmod did not restore the scale
+    (aggregates, expressions, UNION branches).  chtypes/decimals.py keeps it."""
+    if engine.name != "modern-native":
+        pytest.skip("only the native driver drops the zeros (HTTP and 18.16 run the generator)")
+    from test_querygen import foreign_schemas
+    schema = foreign_schemas(engine, qgen_dbs)["c"]
+    for sql in ["SELECT min(n) FROM t1 UNION ALL SELECT n FROM t1",
+                "SELECT abs(CASE WHEN b1.s <= b1.s THEN b1.n ELSE b1.n END) FROM t2 b1"]:
+        out = QD.check_query(qgen_dbs["c"], schema, sql)
+        assert out.kind == "same", f"{out.kind}: {out.message}\nSQL: {sql}"

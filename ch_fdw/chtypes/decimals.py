@@ -21,6 +21,27 @@ def _to_int(values: list) -> list:
     return [None if v is None else int(v) for v in values]
 
 
+def native_scale(t: ChType, pg_type: str):
+    """The converter a native read of t into an unconstrained numeric needs
+    (numeric(p,s) columns get the scale back from their typmod)."""
+    if t.name in NAMES and t.scale and "(" not in pg_type:
+        return _keep_scale(t.scale)
+    return None
+
+
+def _keep_scale(scale: int):
+    """clickhouse_driver reads Decimal(P, S) as Decimal(raw) / 10**S, which
+    drops trailing zeros (1.50 -> 1.5, 0.0000 -> 0); PostgreSQL's numeric
+    shows the type's scale, which a column's typmod restores but an
+    expression's result (typmod -1) would not."""
+    q, ctx = _decimal.Decimal(1).scaleb(-scale), _decimal.Context(prec=100)   # Decimal256: 76 digits
+
+    def conv(values: list) -> list:
+        return [v if v is None or v.as_tuple().exponent == -scale else v.quantize(q, context=ctx)
+                for v in values]
+    return conv
+
+
 def read(t: ChType, cat: str, f, driver: str):
     if cat == "numeric":
         return "{}", None

@@ -24,7 +24,7 @@ from typing import Callable
 
 from ch_fdw import errors
 
-from . import arrays, jsontext
+from . import arrays, decimals, jsontext
 from .base import Features, Refuse, to_str
 from . import families
 from .mapping import pg_type_for
@@ -63,6 +63,8 @@ def fetch_plan(ch_type: str, pg_type: str, column_label: str,
     f = Features(server_version)
     try:
         expr, conv = _plan(t, cat, dims, f, driver)
+        if conv is None and driver == "native" and cat == "numeric" and not dims:
+            conv = decimals.native_scale(t, pg_type)      # the driver drops trailing zeros
     except Refuse as ex:
         suggested, _ = pg_type_for(ch_type)
         reason = str(ex)

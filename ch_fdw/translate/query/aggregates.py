@@ -15,9 +15,10 @@ Rules owned here:
                  (...) with PG's default frame (RANGE UNBOUNDED PRECEDING ..
                  CURRENT ROW, peers included, stated explicitly); only single
                  aggregate calls become window functions (a guarded
-                 aggregate such as min/max of a float is refused), avg of
-                 int/numeric is refused (its per-row display scale); explicit
-                 window frames (ROWS/RANGE ...) and lag/lead are refused.
+                 aggregate such as min/max of a float is refused) except
+                 avg of int/numeric: _avg_exact over window sum and count
+                 (its per-row display scale); explicit window frames
+                 (ROWS/RANGE ...) and lag/lead are refused.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Aggregates:
                 args = args + [cond]
             if ornull:
                 name += "OrNull"
-            return f"{name}({', '.join(args)})"
+            # a window avg: every aggregate it is made of runs over the window
+            return f"{name}({', '.join(args)}){getattr(self, '_window_over', '')}"
 
         if fname == "count":
             if star:
@@ -101,7 +103,11 @@ class Aggregates:
                     return T(comb("sum" + dsuf, [f"toInt64({v.sql})"]), "int", bits=64, agg=True)
                 return T(comb("sum" + dsuf, [f"toDecimal128({v.sql}, 0)"]), "numeric", scale=0, agg=True)
             if v.kind == "numeric":
-                return T(comb("sum" + dsuf, [self._dec128(v)]), "numeric", scale=v.scale, agg=True)
+                if v.scale is None:
+                    raise Unsupported("sum of a numeric with a per-row scale")
+                # Decimal256: a Decimal128 sum wraps silently past 38 digits
+                return T(comb("sum" + dsuf, [f"toDecimal256({self._dec128(v)}, {v.scale})"]), "numeric",
+                         scale=v.scale, agg=True)
             if v.kind == "float8":
                 return T(comb("sum" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
             raise Unsupported(f"sum({v.kind})")
@@ -211,7 +217,8 @@ class Aggregates:
         sa = v.scale if v.kind == "numeric" else 0
         if sa is None:
             raise Unsupported("avg of a numeric with a per-row scale")
-        arg = f"toInt128({v.sql})" if v.kind == "int" else self._dec128(v)
+        # a Decimal128 sum wraps silently past 38 digits: sum in Decimal256
+        arg = f"toInt128({v.sql})" if v.kind == "int" else f"toDecimal256({self._dec128(v)}, {sa})"
         s = comb("sum" + dsuf, [arg])
         c = comb("count" if not distinct else "uniqExact", [v.sql], False)
         # bounds: |sum| < 10^(38 - sa) and >= 10^-sa when non-zero; count < 10^16
@@ -322,9 +329,15 @@ class Aggregates:
             f = "rank" if fname == "rank" else "dense_rank"
             return T(f"toInt64({f}(){over})", "int", bits=64, nullable=False)
         if isinstance(fn, exp.Avg) and self.value(fn.this, scope).kind in ("int", "numeric"):
-            # [avg-scale] PostgreSQL shows avg(int/numeric) with a per-row
-            # display scale that a window sum / count does not reproduce
-            raise Unsupported("avg(integer/numeric) as a window function (per-row display scale)")
+            # [avg-scale] PostgreSQL's per-row display scale: _avg_exact with
+            # its sum and count as window functions over the same window
+            if isinstance(fn.this, exp.Distinct):
+                raise Unsupported("DISTINCT in a window aggregate")
+            self._window_over = over
+            try:
+                return self.aggregate(fn, scope)
+            finally:
+                del self._window_over
         if isinstance(fn, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
             return self._window_agg(fn, scope, over)
         raise Unsupported(f"window function {fname}")

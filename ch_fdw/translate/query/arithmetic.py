@@ -25,7 +25,9 @@ from sqlglot import exp
 from .. import literals as L
 from ..literals import Unsupported
 from ..shared import checked_int
+from . import numeric_scale as NS
 from .context import T, _FLOATS
+from ...refusals import FALLBACK_MARK
 
 
 class Arithmetic:
@@ -62,11 +64,9 @@ class Arithmetic:
             k = a.kind if a.kind != "null" else b.kind
             return T("NULL", k, const=None)
         if a.kind == "date" and b.kind == "int" and op in "+-":
-            return T(f"({a.sql} {op} {self._i64(b)})", "date", nullable=nullable, agg=agg) \
-                if not a.is_const else T(f"addDays({a.sql}, {'-' if op == '-' else ''}{self._i64(b)})",
-                                         "date", nullable=nullable, agg=agg)
+            return self.date_add_days(a, b, 1 if op == "+" else -1)      # [wide-dates]
         if a.kind == "int" and b.kind == "date" and op == "+":
-            return T(f"addDays({b.sql}, {self._i64(a)})", "date", nullable=nullable, agg=agg)
+            return self.date_add_days(b, a, 1)
         if a.kind == "date" and b.kind == "date" and op == "-":
             return T(f"(toInt32({a.sql}) - toInt32({b.sql}))", "int", bits=32,
                      nullable=nullable, agg=agg)
@@ -117,7 +117,8 @@ class Arithmetic:
             return v
         if v.is_const:
             return self._numeric_const(Decimal(v.const))
-        return T(f"toDecimal128({v.sql}, 0)", "numeric", nullable=v.nullable, scale=0, agg=v.agg)
+        return T(f"toDecimal128({v.sql}, 0)", "numeric", nullable=v.nullable, scale=0, agg=v.agg,
+                 digits={16: 5, 32: 10}.get(v.bits, 19))
 
     def numeric_arith(self, op, a: T, b: T) -> T:
         # [numeric] scale rules equal PostgreSQL's dscale rules for + - *
@@ -181,22 +182,48 @@ class Arithmetic:
         return f"toDecimal128({v.sql}, {v.scale})"
 
     def _numeric_div(self, a: T, b: T) -> T:
-        """[numeric] PostgreSQL's numeric division rounds to a per-value scale
-        (select_div_scale: at least 16 significant digits).  We compute the
-        quotient with divideDecimal at a fixed scale of max(16 + 4, s1, s2)
-        digits -- more than PG keeps for quotients >= 1e-4 -- and round half
-        away from zero to that scale.  Values agree with PostgreSQL to at
-        least 16 significant digits; the number of trailing digits shown can
-        differ (see report).  Division by zero raises an error like PG."""
-        self.need((22, 12), "numeric division (divideDecimal)")
-        scale = min(max(20, a.scale, b.scale), 38)
-        sb = b.sql
-        if not (b.is_const and b.const != 0):
-            sb = (f"if({b.sql} = 0, toDecimal128(throwIf(ifNull({b.sql} = 0, 0), 'division by zero'), "
-                  f"{b.scale}), toDecimal128({b.sql}, {b.scale}))")
-        q = f"toDecimal128(divideDecimal({a.sql}, {sb}, {scale}), {scale})"
-        if b.nullable:
-            # divideDecimal computes on NULL rows' default (0) values too
-            sb = f"ifNull({sb}, toDecimal128(1, {b.scale}))"
-            q = f"if(isNull({b.sql}), NULL, toDecimal128(divideDecimal({a.sql}, {sb}, {scale}), {scale}))"
-        return T(q, "numeric", nullable=a.nullable or b.nullable, scale=scale, agg=a.agg or b.agg)
+        """[numeric] [div-scale] a / b rounded as PostgreSQL does, to a
+        per-row scale (numeric_scale.py): divideDecimal truncates the exact
+        quotient at cs > rscale digits and round() (half away from zero for
+        Decimals) takes it to rscale, which is also the display scale.  cs
+        is sized from the operands' digit and scale bounds so that the
+        quotient fits Decimal256; a row whose rscale would pass cs raises a
+        refusal (the query falls back).  NULL / 0 is NULL; x / 0 raises
+        PostgreSQL's error."""
+        if a.is_const and b.is_const and b.const != 0:
+            return self._numeric_const(NS.numeric_div(a.const, b.const))
+        self.need((24, 8), "numeric division (round with a column scale)")
+        sa, sb = a.scale, b.scale
+        da, db = self._raw_digits(a), self._raw_digits(b)
+        whole = da - sa + sb                     # |a / b| < 10^whole
+        rmax = max(sa, sb, NS.MIN_SIG_DIGITS - 4 * (NS.min_weight(sa) - NS.max_weight(db, sb) - 1))
+        cs = min(75 - whole, rmax + 1)           # the rounded raw value stays below 10^76
+        if cs < max(sa, sb) + 1:
+            raise Unsupported("numeric division: quotient wider than Decimal256")
+        wa, wb = NS.weight_first_sql("p.1", sa), NS.weight_first_sql("p.2", sb)
+        rscale = NS.div_scale_sql(wa, wb, (sa, sb))
+        if rmax + 1 > cs:
+            rscale = (f"if({rscale} >= {cs}, toUInt8(throwIf({rscale} >= {cs}, 'numeric quotient "
+                      f"scale beyond Decimal256 {FALLBACK_MARK}')), {rscale})")
+        divisor = "p.2" if b.is_const else \
+            f"if(p.2 = 0, toDecimal128(throwIf(p.2 = 0, 'division by zero'), {sb}), p.2)"
+        value = f"round(divideDecimal(p.1, {divisor}, {cs}), {rscale})"
+        pair = f"tuple({self._dec128(a)}, {self._dec128(b)})"
+        nullable = a.nullable or b.nullable
+        if nullable:
+            pair = f"tuple(assumeNotNull({self._dec128(a)}), assumeNotNull({self._dec128(b)}))"
+
+        def bind(body):     # body over p = (a, b), each computed once; NULL in, NULL out
+            e = f"arrayMap(p -> {body}, [{pair}])[1]"
+            if nullable:
+                e = f"if(isNull({a.sql}) OR isNull({b.sql}), NULL, {e})"
+            return e
+        return T(bind(value), "numeric", nullable=nullable, scale=None, agg=a.agg or b.agg,
+                 dscale_sql=bind(rscale), store_scale=cs, digits=whole + cs + 1)
+
+    @staticmethod
+    def _raw_digits(v: T) -> int:
+        """|v * 10^scale| < 10^digits."""
+        if v.is_const:
+            return max(1, len(str(abs(int(v.const.scaleb(v.scale))))))
+        return v.digits or 38

@@ -140,6 +140,9 @@ class Clauses:
         if v.kind in _FLOATS:
             # PG groups NaN with NaN and -0 with 0; ClickHouse hashes bits
             raise Unsupported("GROUP BY float (PG groups NaN with NaN and -0 with 0)")
+        if v.kind == "numeric" and v.scale is None:
+            # equal values of different display scales: PG shows one of them
+            raise Unsupported("GROUP BY a numeric with a per-row scale")
         if v.stored is not None:
             return v.stored     # [fit] the column as stored groups the same rows
         return v.sql

@@ -83,7 +83,9 @@ def _typed_column(ci: ColumnInfo, alias: str) -> T:
             tm = _numeric_typmod(ci.pg_type)
             if tm is not None and tm[1] != scale:
                 raise Unsupported(f"column {ci.pg_name}: numeric scale differs from Decimal scale")
-            return T(ref, "numeric", nullable=nullable, scale=scale, stored=ref,
+            # digits: the precision bounds |raw| (division sizes its quotient by it)
+            prec = int(ch.args[0]) if len(ch.args) == 2 else None
+            return T(ref, "numeric", nullable=nullable, scale=scale, digits=prec, stored=ref,
                      ch=ci.ch_type)
         return T(f"toDecimal128({ref}, 0)", "numeric", nullable=nullable, scale=0,
                  stored=ref, ch=ci.ch_type)

@@ -165,6 +165,9 @@ class Context:
             # CASE/if/and/or evaluate lazily, so a guarded division or cast
             # cannot raise where PostgreSQL's CASE would not evaluate it.
             s["short_circuit_function_evaluation"] = "'enable'"
+        if self.version >= (22, 12):
+            # toStartOf*(Date32/DateTime64) stay wide (temporal.py [wide-dates])
+            s["enable_extended_results_for_datetime_functions"] = "1"
         return s
 
     def new_t(self):

@@ -125,7 +125,8 @@ class Outputs:
         elif kind == "float4":
             e, ct = f"toFloat32({ref})", "Float32"
         elif kind == "date":
-            e, ct = ref, "Date"
+            # date arithmetic is computed in Date32 (temporal.py [wide-dates])
+            e, ct = f"toDate32({ref})", "Date32"
         elif kind in ("timestamptz", "timestamp"):
             if self.version >= (20, 1):
                 e, ct = f"toDateTime64({ref}, 6, 'UTC')", "DateTime64(6, 'UTC')"

@@ -90,7 +90,10 @@ class Predicates:
                 r = v.const is not None and bool(v.const) == want
                 return "1" if r != neg else "0"
             if not neg:
-                return f"({v.sql} = {1 if want else 0})"
+                # ifNull: NULL IS TRUE is false, not NULL (it may be used as a
+                # value, or under NOT)
+                eq = f"({v.sql} = {1 if want else 0})"
+                return f"ifNull({eq}, 0)" if v.nullable else eq
             return f"(({v.sql} IS NULL) OR ({v.sql} = {0 if want else 1}))"
         raise Unsupported("IS test")
 
@@ -263,7 +266,7 @@ class Predicates:
     def _cmp_operand(self, v: T, other: T) -> str:
         """SQL for v when compared with other (date/timestamp promotion)."""
         if v.kind == "date" and other.kind == "timestamp":
-            return f"toDateTime({v.sql}, 'UTC')"
+            return f"toDateTime64({v.sql}, 6, 'UTC')"          # [wide-dates]
         if v.kind == "date" and other.kind == "timestamptz":
             return self.date_to_tstz(v).sql
         if v.kind == "timestamp" and other.kind == "timestamptz":

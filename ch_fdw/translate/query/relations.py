@@ -243,6 +243,9 @@ class Relations:
         dist = "DISTINCT " if distinct is not None else ""
         if dist:
             self.no_opaque(outs, "DISTINCT")
+        if dist and any(t.kind == "numeric" and t.scale is None for _, t in outs):
+            # equal values of different display scales: PG keeps one of them
+            raise Unsupported("DISTINCT over a numeric with a per-row scale")
         if not cols:
             raise Unsupported("empty select list")
         sql = (f"SELECT {dist}{', '.join(cols)}{from_sql}{where_sql}{group_sql}"

@@ -15,6 +15,12 @@ Rules owned here:
   [at-time-zone] AT TIME ZONE / timezone(zone, v) with a constant or
                  parameter zone: the rule is ../zones.py's (shared with the
                  per-table translator).
+  [wide-dates]   intermediates that can leave ClickHouse's Date (1970..2149)
+                 or DateTime (1970..2106) range are computed in Date32 /
+                 DateTime64 (1900..2299; extended results for toStartOf*);
+                 a value past those raises a FALLBACK_MARK check, so the
+                 query falls back and PostgreSQL computes it (or raises its
+                 own "out of range").
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ from .. import literals as L
 from ..literals import Unsupported
 from ..quoting import quote_string as qs
 from ..zones import local_to_tstz, pg_zone, tstz_to_local
+from ...refusals import FALLBACK_MARK
 from .context import T
+
+_DATE32_DAYS = (-25567, 120529)                  # 1900-01-01 .. 2299-12-31
+_DT64_RANGE = (_dt.datetime(1900, 1, 1), _dt.datetime(2299, 12, 31))
 
 
 class Temporal:
@@ -39,17 +49,41 @@ class Temporal:
 
     def date_to_tstz(self, v: T) -> T:
         tz = self.need_tz("date to timestamptz")
-        return T(f"toDateTime({v.sql}, {qs(tz)})", "timestamptz", nullable=v.nullable, agg=v.agg)
+        # [wide-dates] DateTime ends in 2106, Date in 2149
+        return T(f"toDateTime64({v.sql}, 6, {qs(tz)})", "timestamptz", nullable=v.nullable, agg=v.agg)
+
+    def date_add_days(self, d: T, n: T, sign: int) -> T:
+        """[wide-dates] date +/- integer in Date32, checked against its range."""
+        days = (f"(toInt64(toInt32(toDate32({d.sql}))) {'+' if sign > 0 else '-'} "
+                f"{n.sql if n.is_const else f'toInt64({n.sql})'})")
+        lo, hi = _DATE32_DAYS
+        check = (f"toInt64(throwIf(ifNull(({days}) NOT BETWEEN {lo} AND {hi}, 0), "
+                 f"'date beyond Date32 {FALLBACK_MARK}'))")
+        return T(f"addDays(toDate32('1970-01-01'), {days} + {check})", "date",
+                 nullable=d.nullable or n.nullable, agg=d.agg or n.agg)
+
+    def _wide_base_check(self, base: str, tz: str, months: int, days: int, micros: int) -> str:
+        """[wide-dates] base, unless base +/- the interval could pass
+        DateTime64's range (then a FALLBACK_MARK check fires)."""
+        reach = _dt.timedelta(days=abs(months) * 31 + abs(days) + 2, microseconds=abs(micros))
+        lo, hi = _DT64_RANGE[0] + reach, _DT64_RANGE[1] - reach
+        if lo >= hi:
+            raise Unsupported("interval wider than DateTime64's range")
+        cond = (f"ifNull(NOT ({base} BETWEEN {self._dt64(lo, 'UTC')} AND {self._dt64(hi, 'UTC')}), 0)")
+        # the error branch has base's type (time zone included: steps are in tz)
+        return (f"if({cond}, toDateTime64(throwIf({cond}, 'timestamp beyond DateTime64 {FALLBACK_MARK}'), "
+                f"6, {tz}), {base})")
 
     def ts_to_tstz(self, v: T) -> T:
         tz = self.need_tz("timestamp to timestamptz")
         # wall clock (held as UTC) -> the instant of that wall clock in tz
-        return T(f"toDateTime(formatDateTime({v.sql}, '%Y-%m-%d %H:%i:%S', 'UTC'), {qs(tz)})",
-                 "timestamptz", nullable=v.nullable, agg=v.agg)
+        # [wide-dates] DateTime64 with its microseconds
+        return T(f"toDateTime64(formatDateTime(toDateTime64({v.sql}, 6), '%Y-%m-%d %H:%i:%S.%f', 'UTC'), "
+                 f"6, {qs(tz)})", "timestamptz", nullable=v.nullable, agg=v.agg)
 
     def _tstz_to_ts(self, v: T, tz) -> T:
-        return T(f"toDateTime(formatDateTime({v.sql}, '%Y-%m-%d %H:%i:%S', {qs(tz)}), 'UTC')",
-                 "timestamp", nullable=v.nullable, agg=v.agg)
+        return T(f"toDateTime64(formatDateTime(toDateTime64({v.sql}, 6), '%Y-%m-%d %H:%i:%S.%f', "
+                 f"{qs(tz)}), 6, 'UTC')", "timestamp", nullable=v.nullable, agg=v.agg)
 
     def _ts_const(self, ts: _dt.datetime) -> T:
         if not (L._DT_MIN <= ts <= L._DT_MAX):
@@ -108,22 +142,24 @@ class Temporal:
         if v.kind == "date":
             if v.is_const:
                 return self._ts_const(self._add_interval_const(v.const, iv.const, sign))
-            base = f"toDateTime({v.sql}, 'UTC')"
+            base, tzq = f"toDateTime64({v.sql}, 6, 'UTC')", "'UTC'"
             kind = "timestamp"
         elif v.kind == "timestamp":
             if v.is_const:
                 return self._ts_const(self._add_interval_const(v.const, iv.const, sign))
-            base, kind = v.sql, "timestamp"
+            base, kind, tzq = f"toDateTime64({v.sql}, 6, 'UTC')", "timestamp", "'UTC'"
         elif v.kind == "timestamptz":
             if months or days:
                 tz = self.need_tz("timestamptz +/- interval with days or months")
-                base = f"toTimeZone({v.sql}, {qs(tz)})"
+                tzq = qs(tz)
             else:
-                base = v.sql
+                tzq = "'UTC'"
+            base = f"toDateTime64({v.sql}, 6, {tzq})"
             kind = "timestamptz"
         else:
             raise Unsupported(f"{v.kind} +/- interval")
-        s = base
+        # [wide-dates] in DateTime64, and only where the result stays in its range
+        s = self._wide_base_check(base, tzq, months, days, micros)
         if months:
             s = f"addMonths({s}, {months})"
         if days:
@@ -132,8 +168,7 @@ class Temporal:
             if micros % 1_000000 == 0:
                 s = f"addSeconds({s}, {micros // 1_000000})"
             else:
-                self.need((20, 1), "sub-second intervals")
-                s = f"addMicroseconds(toDateTime64({s}, 6), {micros})"
+                s = f"addMicroseconds({s}, {micros})"
         return T(s, kind, nullable=v.nullable, agg=v.agg)
 
     _EXTRACT_DATE = {"year": "toYear", "month": "toMonth", "day": "toDayOfMonth",
@@ -150,7 +185,7 @@ class Temporal:
             tzarg = f", {qs(self.need_tz('EXTRACT from timestamptz'))}"
         if v.kind == "date" and unit in ("hour", "minute", "second", "epoch"):
             if unit == "epoch":
-                return T(f"toDecimal128(toInt64(toDateTime({v.sql}, 'UTC')), 0)", "numeric",
+                return T(f"toDecimal128(toInt64(toInt32(toDate32({v.sql}))) * 86400, 0)", "numeric",
                          scale=0, nullable=v.nullable, agg=v.agg)
             raise Unsupported(f"EXTRACT({unit} FROM date) is an error in PostgreSQL")
         fmap = dict(self._EXTRACT_DATE)
@@ -227,10 +262,12 @@ class Temporal:
             kind = "timestamptz"
         else:
             raise Unsupported(f"date_trunc on {v.kind}")
+        # [wide-dates] DateTime64 in and out (a truncation before the epoch
+        # in tz lies before DateTime's range); toStartOf* give Date32 /
+        # DateTime64 under enable_extended_results_for_datetime_functions
+        w = f"toDateTime64({v.sql}, 6)"
         if unit == "second":
-            sql = f"toDateTime(toStartOfSecond(toDateTime64({v.sql}, 6)), {tz})"
-        elif unit in ("year", "quarter", "month", "week"):
-            sql = f"toDateTime({f}({v.sql}, {tz}), {tz})"
+            sql = f"toDateTime64(toStartOfSecond({w}), 6, {tz})"
         else:
-            sql = f"toDateTime({f}({v.sql}, {tz}), {tz})"
+            sql = f"toDateTime64({f}({w}, {tz}), 6, {tz})"
         return T(sql, kind, nullable=v.nullable, agg=v.agg)

@@ -488,14 +488,14 @@ class Values:
         if src == "date" and dst == "timestamp":
             if v.is_const:
                 return self._ts_const(_dt.datetime.combine(v.const, _dt.time()))
-            return T(f"toDateTime({v.sql}, 'UTC')", "timestamp", **keep)
+            return T(f"toDateTime64({v.sql}, 6, 'UTC')", "timestamp", **keep)   # [wide-dates]
         if src == "timestamp" and dst == "date":
-            return T(f"toDate({v.sql})", "date", **keep)
+            return T(f"toDate32({v.sql})", "date", **keep)
         if src == "date" and dst == "timestamptz":
             return self.date_to_tstz(v)
         if src == "timestamptz" and dst == "date":
             tz = self.need_tz("timestamptz to date")
-            return T(f"toDate({v.sql}, {qs(tz)})", "date", **keep)
+            return T(f"toDate32({v.sql}, {qs(tz)})", "date", **keep)
         if src == "timestamp" and dst == "timestamptz":
             return self.ts_to_tstz(v)
         if src == "timestamptz" and dst == "timestamp":
