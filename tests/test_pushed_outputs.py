@@ -136,7 +136,7 @@ def test_nullable_side_of_an_outer_join(pg, engine, ft):
 @pytest.mark.parametrize("shape,reason", [
     ("SELECT id FROM {t} WHERE u = '12345678-9abc-def0-1234-56789abcdef0'", "column u: type uuid"),
     ("SELECT u FROM {t} ORDER BY u, id", ""),          # PostgreSQL sorts above the pushed scan
-    ("SELECT DISTINCT e FROM {t}", "DISTINCT over column e"),
+    ("SELECT DISTINCT tup FROM {t}", "DISTINCT over column tup"),
     ("SELECT arr, count(*) FROM {t} GROUP BY arr", "column arr"),
     ("SELECT u FROM {t} UNION ALL SELECT u FROM {t}", "set operation over column u"),
     ("SELECT id FROM {t} WHERE id IN (SELECT id FROM {t} WHERE by = '\\x00')", "column by"),

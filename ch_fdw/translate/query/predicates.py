@@ -28,11 +28,15 @@ from ..fit import (FALSE, exact_value, fit_compare, fit_enum_like, fit_in_list, 
                    fit_text_in, numeric_domain, text_domain)
 from ..literals import Unsupported
 from ..pgparse import pg_type_name
+from ..remote import SLOT_MARK
 from ..quoting import quote_identifier as qi, quote_string as qs
 from ..shared import CMP_OPS, COMPLEMENT, FLIP, like_pattern, strip_parens
 from .context import T, _FLOATS, _TEXTS, _quantifier, _classify, _Scope
 
 
+
+
+_SLOT_RX = re.compile(re.escape(SLOT_MARK) + r"(\d+)" + re.escape(SLOT_MARK))
 
 
 class Predicates:
@@ -358,12 +362,35 @@ class Predicates:
         if self._fit_domain(a) is None:
             a, b, op = b, a, FLIP[op]
         dom, val = self._fit_domain(a), self._fit_value(b)
-        if dom is None or val is None:
+        if dom is not None and val is None:
+            return self._fit_parameter_compare(op, a, b, dom)
+        if dom is None:
             return None
-        f = fit_compare(dom, op, val)
+        return self._fitted_compare(a, fit_compare(dom, op, val))
+
+    def _fitted_compare(self, col: T, f) -> str:
         if f.op is not None:
-            return f"({a.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
-        return self._fit_outcome(a, f.outcome)
+            return f"({col.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
+        return self._fit_outcome(col, f.outcome)
+
+    def _fit_parameter_compare(self, op: str, col: T, p: T, dom) -> str | None:
+        """[fit] column op $n: the same fitting, done by the slot when the
+        value is known at execution (each value gets its own literal, so the
+        keys stay usable for ORMs' parameterized filters too)."""
+        m = _SLOT_RX.fullmatch(p.sql or "")
+        if m is None or p.kind not in ("int", "numeric"):
+            return None
+        pid = self.slots[int(m.group(1))][0]
+        value_of = L.int_value if p.kind == "int" else L.numeric_value
+
+        def render(v):
+            if v is None:
+                return "NULL"
+            val = exact_value(value_of(v))
+            if val is None:          # NaN: PostgreSQL's order for it is not ClickHouse's
+                raise Unsupported(f"parameter ${pid} is not a finite number")
+            return self._fitted_compare(col, fit_compare(dom, op, val))
+        return self._slot(pid, render)
 
     @staticmethod
     def _fit_outcome(col: T, outcome: str) -> str:
