@@ -67,9 +67,6 @@ def compare_granules(pg, engine, pg_sql: str, natural_sql: str, params=None
 # collation is C; the session database is C.UTF-8.  Tests of text keys use
 # their own database created with LC_COLLATE 'C'.
 
-_c_servers: set[tuple[str, str]] = set()
-
-
 @pytest.fixture(scope="session")
 def c_dsn(postgresql_proc) -> str:
     p = postgresql_proc
@@ -95,8 +92,9 @@ def cpg(c_dsn):
 def cserver(engine, cpg) -> str:
     """A ch_fdw server for engine in the C-collation database."""
     name = engine.name.replace("-", "_")
-    if (name, "c") not in _c_servers:
+    # asked of the database, not remembered: each test module importing
+    # these fixtures runs c_dsn once, re-creating the database
+    if cpg.execute("SELECT 1 FROM pg_foreign_server WHERE srvname = %s", (name,)).fetchone() is None:
         cpg.execute(f"CREATE SERVER {name} FOREIGN DATA WRAPPER ch_fdw OPTIONS ({engine.server_options})")
         cpg.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (user 'default', password '')")
-        _c_servers.add((name, "c"))
     return name
