@@ -129,7 +129,7 @@ def test_custom_plan_parameters(pg, tables):
         where = remote_where(plan)
         # per-table: the folded constant; whole query: the parameter's slot,
         # fitted per execution (EXPLAIN shows it as $1), on the bare column
-        assert "toDecimal128" not in where and ("1000" in where or "`id` >= $1" in where), plan
+        assert "toDecimal128" not in where and ("1000" in where or "`id` >= $1)" in where), plan
     finally:
         pg.execute("DEALLOCATE ALL")
         pg.execute("RESET plan_cache_mode")

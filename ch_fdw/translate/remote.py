@@ -32,6 +32,7 @@ SLOT_MARK = "\0"   # never appears raw in generated SQL: quoting escapes NUL
 class Slot:
     param_id: int
     render: Callable[[str | None], str]
+    shown: str | None = None    # EXPLAIN's text when the slot is more than $n
 
 
 class SqlTemplate:
@@ -43,7 +44,8 @@ class SqlTemplate:
         self._slots = tuple(slots)
         parts = sql.split(SLOT_MARK)
         self.sql_template: str = "".join(
-            p if i % 2 == 0 else f"${self._slots[int(p)].param_id}" for i, p in enumerate(parts))
+            p if i % 2 == 0 else (self._slots[int(p)].shown or f"${self._slots[int(p)].param_id}")
+            for i, p in enumerate(parts))
         ids: list[int] = []
         for s in self._slots:
             if s.param_id not in ids:

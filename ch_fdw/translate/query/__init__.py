@@ -78,7 +78,7 @@ class QueryTranslation(SqlTemplate):
 
     def __init__(self, sql: str, slots: list, settings: dict[str, str],
                  output_ch_types: list[str], value_params=()):
-        super().__init__(sql, [Slot(pid, fn) for pid, fn in slots])
+        super().__init__(sql, [Slot(*slot) for slot in slots])
         self.settings = dict(settings)
         #: parameters whose values the SQL was built from ([known-params]):
         #: the query is translated again for other values of these

@@ -390,7 +390,7 @@ class Predicates:
             if val is None:          # NaN: PostgreSQL's order for it is not ClickHouse's
                 raise Unsupported(f"parameter ${pid} is not a finite number")
             return self._fitted_compare(col, fit_compare(dom, op, val))
-        return self._slot(pid, render)
+        return self._slot(pid, render, f"({col.stored} {'!=' if op == '<>' else op} ${pid})")
 
     @staticmethod
     def _fit_outcome(col: T, outcome: str) -> str:

@@ -244,8 +244,8 @@ class Values:
         scale = max(0, -d.as_tuple().exponent)
         return T(L.numeric_sql(d), "numeric", const=d, nullable=False, scale=scale)
 
-    def _slot(self, pid, render) -> str:
-        self.slots.append((pid, render))
+    def _slot(self, pid, render, shown: str | None = None) -> str:
+        self.slots.append((pid, render, shown))
         return f"{SLOT_MARK}{len(self.slots) - 1}{SLOT_MARK}"
 
     def known(self, node, scope, placeholder: str) -> T:
@@ -328,7 +328,7 @@ class Values:
         own, so its first one left in the SQL means another use."""
         if not t.cmp_only:
             return t
-        pid, render = self.slots[int(t.sql.strip(SLOT_MARK))]
+        pid, render, _ = self.slots[int(t.sql.strip(SLOT_MARK))]
         return T(self._slot(pid, render), "numeric", nullable=True, scale=0)
 
     def _dt64(self, ts: _dt.datetime, tz: str) -> str:
