@@ -164,9 +164,8 @@ def main() -> None:
                 sum_n += tn
                 tot = (g or gn or (0, 0))[1]
                 show = (lambda s: "all" if s is None else f"{s[0]}/{tot}")
-                if stable:
-                    show = (lambda s, show=show: "($n: n/a)" if s is g else show(s))
-                print(f"{label:<22} {show(g):>16} {show(gn):>12} {tf * 1e3:>10.1f} {tn * 1e3:>11.1f} "
+                mine = "($n: n/a)" if stable else show(g)
+                print(f"{label:<22} {mine:>16} {show(gn):>12} {tf * 1e3:>10.1f} {tn * 1e3:>11.1f} "
                       f"{tf / tn if tn else float('nan'):>6.2f}  {path}{'' if ok or stable else '  MORE GRANULES'}",
                       flush=True)
             # prepared, 7 executions: the generic plan takes over after the 5th
