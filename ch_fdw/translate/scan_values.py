@@ -21,11 +21,22 @@ from .literals import Unsupported
 from .pgparse import pg_type_name
 from .quoting import quote_identifier
 from .remote import SLOT_MARK, Slot
+from .zones import pg_zone
 from .shared import checked_int, checked_int_range, const_int_bits, param_id, strip_parens
 
 _NOCONST = object()
 # zone names ClickHouse's tz database knows as PostgreSQL does (not POSIX specs)
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*")
+
+
+def _fixed_zone_name(zone) -> str | None:
+    """A ClickHouse name for a zone of constant UTC offset (whole hours), else None."""
+    if zone.name is not None:
+        return zone.name if fixed_offset_tz(zone.name) else None
+    hours, rest = divmod(-zone.offset, 3600)
+    if rest:
+        return None
+    return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"   # Etc/GMT+5 is UTC-5
 
 
 @dataclass
@@ -303,8 +314,8 @@ class ScanValues:
             zone = strip_parens(zone.this)
         if not (isinstance(zone, exp.Literal) and zone.is_string):
             raise Unsupported("AT TIME ZONE with a non-constant zone")
-        name = "UTC" if zone.this.upper() in ("UTC", "GMT", "ZULU", "UCT") else zone.this
-        if v.kind != "timestamptz" or v.is_const or not fixed_offset_tz(name):
+        name = _fixed_zone_name(pg_zone(zone.this))      # PostgreSQL's reading of the zone
+        if v.kind != "timestamptz" or v.is_const or name is None:
             # a DST zone's wall clock does not order like its instants
             raise Unsupported("AT TIME ZONE other than timestamptz in a fixed-offset zone")
         return _Val(v.sql, "timestamp", nullable=v.nullable, tz=name, ch=v.ch)
