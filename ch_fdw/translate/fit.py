@@ -114,6 +114,10 @@ class Fitted:
     outcome: str | None = None
     items: tuple[str, ...] = ()   # IN / NOT IN: the literals
 
+    def comparison(self, ref: str) -> str:
+        """`ref op literal` in ClickHouse SQL (op not None)."""
+        return f"({ref} {'!=' if self.op == '<>' else self.op} {self.literal})"
+
 
 def exact_value(const) -> Fraction | None:
     """A numeric constant as an exact Fraction (None: not a finite number)."""

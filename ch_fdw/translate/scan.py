@@ -218,7 +218,7 @@ class _Translator(ScanValues):
             return "(" + (" AND " if f.op == "NOT IN" else " OR ").join(parts) + ")"
         if f.op == "NOT IN" and col.nullable:
             return f"(({ref} IS NOT NULL) AND {ref} NOT IN {f.literal})"
-        return f"({ref} {'!=' if f.op == '<>' else f.op} {f.literal})"
+        return f.comparison(ref)
 
     def _fit_text(self, op: str, a: _Val, b: _Val) -> str | None:
         if self._text_domain(a) is None:
@@ -244,7 +244,7 @@ class _Translator(ScanValues):
             return None
         f = fit_compare(dom, op, val)
         if f.op is not None:
-            return f"({a.sql} {'!=' if f.op == '<>' else f.op} {f.literal})"
+            return f.comparison(a.sql)
         return self._fit_outcome(a, f.outcome)
 
     @staticmethod

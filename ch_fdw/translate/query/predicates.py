@@ -341,7 +341,7 @@ class Predicates:
             return self._fit_outcome(col, f.outcome)
         if f.op == "NOT IN":
             return f"(({col.stored} IS NOT NULL) AND ({col.stored} NOT IN {f.literal}))"
-        return f"({col.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
+        return f.comparison(col.stored)
 
     def _fit_text(self, op: str, a: T, b: T) -> str | None:
         if self._text_domain(a) is None:
@@ -366,12 +366,7 @@ class Predicates:
             return self._fit_parameter_compare(op, a, b, dom)
         if dom is None:
             return None
-        return self._fitted_compare(a, fit_compare(dom, op, val))
-
-    def _fitted_compare(self, col: T, f) -> str:
-        if f.op is not None:
-            return f"({col.stored} {'!=' if f.op == '<>' else f.op} {f.literal})"
-        return self._fit_outcome(col, f.outcome)
+        return self._render_fitted(a, fit_compare(dom, op, val))
 
     def _fit_parameter_compare(self, op: str, col: T, p: T, dom) -> str | None:
         """[fit] column op $n: the same fitting, done by the slot when the
@@ -389,7 +384,7 @@ class Predicates:
             val = exact_value(value_of(v))
             if val is None:          # NaN: PostgreSQL's order for it is not ClickHouse's
                 raise Unsupported(f"parameter ${pid} is not a finite number")
-            return self._fitted_compare(col, fit_compare(dom, op, val))
+            return self._render_fitted(col, fit_compare(dom, op, val))
         return self._slot(pid, render, f"({col.stored} {'!=' if op == '<>' else op} ${pid})")
 
     @staticmethod

@@ -121,8 +121,6 @@ class Values:
         if not kinds:
             return "text", vals
         if kinds <= {"int", "numeric"} and "numeric" in kinds:
-            scales = {v.scale for v in vals if v.kind == "numeric" and not v.is_null}
-            smax = max([s or 0 for s in scales] or [0])
             out = []
             for v in vals:
                 if v.kind == "int" and not v.is_null:
