@@ -232,6 +232,13 @@ show_exec_params_mutator(Node *node, void *context)
 {
 	if (node == NULL)
 		return NULL;
+	/*
+	 * A restriction above an outer join may reach the scan with
+	 * PlaceHolderVars (a subquery's constant outputs), which ruleutils
+	 * cannot print: show the expression they stand for.
+	 */
+	if (IsA(node, PlaceHolderVar))
+		return show_exec_params_mutator((Node *) ((PlaceHolderVar *) node)->phexpr, context);
 	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
 	{
 		Param	   *p = (Param *) copyObject(node);

@@ -121,7 +121,10 @@ def _run(conn, q: G.GenQuery, generic: bool) -> Result:
             return Result(sqlstate=e.sqlstate, error=str(e), crashed=True)
         return Result(sqlstate=e.sqlstate, error=str(e))
     except psycopg.Error as e:
-        return Result(sqlstate=e.sqlstate, error=str(e).strip())
+        where = ""
+        if e.sqlstate == "XX000":  # an internal error: say where, to find it fast
+            where = f" (at {e.diag.source_function}, {e.diag.source_file}:{e.diag.source_line})"
+        return Result(sqlstate=e.sqlstate, error=str(e).strip() + where)
 
 
 def _norm(v):

@@ -107,3 +107,15 @@ def test_rollup_having_order_by(modern, qgen_dbs):  # noqa: F811
 @translator("CASE over numeric constants of different scales shows one scale (seed 5202)")
 def test_case_numeric_branches_keep_their_scale(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END FROM t1")
+
+
+def test_full_join_constant_outputs_per_table(modern, qgen_dbs):  # noqa: F811
+    """Seeds 7912, 8117 (per-table path): a FULL JOIN over a subquery with
+    constant outputs makes PostgreSQL evaluate PlaceHolderVars in the foreign
+    scan's target list; planning raised 'unrecognized node type: 212'."""
+    for path in ("table", "whole"):
+        _check(modern, qgen_dbs,
+               "SELECT false AS x2, x1 FROM (SELECT COALESCE(q3.x1, q3.x1) AS x1 FROM t3 c1 "
+               "FULL JOIN (SELECT c2.g AS x1, '-2'::float8 AS x2, c2.x AS x3, 0.1::float8 AS x4 "
+               "FROM t3 c2 WHERE c2.id > 2) q3 ON true "
+               "WHERE q3.x2 < q3.x4) q4 ORDER BY 1", path=path)
