@@ -94,13 +94,16 @@ def const_int_bits(v: int) -> int:
 
 def checked_int(op: str, a: str, b: str | None, bits: int, version) -> str:
     """[int-overflow] a op b (or -a when b is None) exactly as PostgreSQL's
-    int2/int4/int8 operator of width bits: the same value, or PG's error.
+    int2/int4/int8 operator of width bits (or abs(a) when op is "abs"): the
+    same value, or PG's error.
     Operands up to 32 bits are computed in Int64 (exact for + - *), 64-bit
     ones in Int128; the result is Int64."""
     if bits > 32 and tuple(version) < CHECKED_INT_VERSION:
         raise Unsupported("checked 64-bit arithmetic needs Int128 (ClickHouse >= 20.1)")
     wide = "toInt128" if bits > 32 else "toInt64"
-    if b is None:
+    if op == "abs":
+        x = f"abs({wide}({a}))"                     # abs(-32768::int2) is out of range too
+    elif b is None:
         x = f"(-{wide}({a}))"
     elif op == "/":
         x = f"intDiv({wide}({a}), {wide}({b}))"     # truncates toward zero like PG

@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..literals import Unsupported
+from ..shared import checked_int
 from .context import T, _FLOATS, _TEXTS
 
 
@@ -57,7 +58,8 @@ class Functions:
         if isinstance(node, exp.Abs):
             v = self.value(node.this, scope)
             if v.kind == "int":
-                return T(f"abs({self._i64(v)})", "int", bits=v.bits, nullable=v.nullable, agg=v.agg)
+                return T(checked_int("abs", v.sql, None, v.bits, self.version), "int", bits=v.bits,
+                         nullable=v.nullable, agg=v.agg)
             if v.kind in ("numeric", "float8"):
                 return T(f"abs({v.sql})", v.kind, scale=v.scale, nullable=v.nullable, agg=v.agg,
                          maybe_nan=v.maybe_nan)
