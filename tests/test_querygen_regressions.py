@@ -109,9 +109,16 @@ def test_rollup_having_order_by(modern, qgen_dbs):  # noqa: F811
                              "ORDER BY 1 DESC NULLS LAST")
 
 
-@translator("CASE over numeric constants of different scales shows one scale (seed 5202)")
 def test_case_numeric_branches_keep_their_scale(modern, qgen_dbs):  # noqa: F811
-    _check(modern, qgen_dbs, "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END FROM t1")
+    """Seed 5202: a numeric keeps each value's display scale; CASE and
+    COALESCE over branches of different scales show the branch taken's."""
+    for sql in ["SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END FROM t1",
+                "SELECT id, CASE WHEN id > 3 THEN n WHEN id > 1 THEN 2 ELSE 0.5 END FROM t1",
+                "SELECT id, COALESCE(n, 0) FROM t1",
+                "SELECT id, COALESCE(CASE WHEN id > 2 THEN n END, 0.125, 7) FROM t1",
+                "SELECT sum(CASE WHEN id > 3 THEN n ELSE 0 END) FROM t1",
+                "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END::numeric(6,3) FROM t1"]:
+        _check(modern, qgen_dbs, sql)
 
 
 def test_full_join_constant_outputs_per_table(modern, qgen_dbs):  # noqa: F811

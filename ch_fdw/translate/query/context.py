@@ -48,6 +48,9 @@ class T:
     dscale_sql: str | None = None
     store_scale: int | None = None
     digits: int | None = None
+    # numeric of a known scale whose PostgreSQL display scale varies per row
+    # (CASE/COALESCE mixing 0.1 and 10.00): the SQL of that display scale
+    shown_scale_sql: str | None = None
     # a bare integer/Decimal column: its reference as stored and its
     # ClickHouse type, for comparisons in the column's own type (fit.py)
     stored: str | None = None

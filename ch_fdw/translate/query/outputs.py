@@ -88,6 +88,14 @@ class Outputs:
             ct = {16: "Int16", 32: "Int32", 64: "Int64"}[pg.bits]
             target = f"Nullable({ct})" if t.nullable else ct
             e = f"accurateCast({ref}, '{target}')"
+        elif kind == "numeric" and t.shown_scale_sql is not None and t.scale is not None \
+                and _numeric_typmod(pgt) is None:
+            # [numeric] one storage scale, each row shown with its own (CASE
+            # over 0.1 and 10.00): PostgreSQL's text, read like a text column
+            ss, d = t.scale, t.shown_scale_sql
+            full = f"toDecimalString({ref}, {ss})"
+            e = f"substring({full}, 1, toUInt64(length({full}) - {ss} + {d} - ({d} = 0)))"
+            ct = "String"
         elif kind == "numeric" and t.dscale_sql is not None and t.scale is None:
             # [numeric] a per-row display scale (avg): PostgreSQL's own text,
             # read like a text column; numeric's input function keeps the scale

@@ -178,6 +178,7 @@ class Values:
         vals = [self.value(i.args["true"], scope) for i in node.args["ifs"]]
         default = node.args.get("default")
         dv = self.value(default, scope) if default is not None else T("NULL", "null", const=None)
+        scales = [_shown_scale(v) for v in vals + [dv]]
         kind, allv = self._unify_values(vals + [dv], "CASE")
         vals, dv = allv[:-1], allv[-1]
         args = []
@@ -190,8 +191,13 @@ class Values:
         sql = f"multiIf({', '.join(args)})" if len(args) > 1 else args[0]
         if kind == "null" or ref.kind == "null":
             kind = "text"
+        shown = None
+        if kind == "numeric" and len({sc for sc in scales if sc is not None}) > 1:
+            # [numeric] each branch keeps its own display scale in PostgreSQL
+            shown = _per_row_scale([c if c != "NULL" else "0" for c in conds], scales, ref.scale)
         return T(sql, kind, nullable=nullable, scale=ref.scale, bits=ref.bits, n=ref.n,
-                 maybe_nan=any(v.maybe_nan for v in allv), agg=agg or any(v.agg for v in allv))
+                 maybe_nan=any(v.maybe_nan for v in allv), agg=agg or any(v.agg for v in allv),
+                 shown_scale_sql=shown)
 
     def _typed_null(self, v: T, kind) -> str:
         if v.is_null:
@@ -207,14 +213,21 @@ class Values:
 
     def coalesce(self, nodes, scope) -> T:
         vals = [self.value(n, scope) for n in nodes]
+        scales = [_shown_scale(v) for v in vals if not v.is_null]
         kind, vals = self._unify_values(vals, "COALESCE")
         live = [v for v in vals if not v.is_null]
         if not live:
             return T("NULL", "text", const=None)
         ref = live[0]
-        return T(f"coalesce({', '.join(self.materialize(v).sql for v in live)})", kind,
+        args = [self.materialize(v).sql for v in live]
+        shown = None
+        if kind == "numeric" and len({sc for sc in scales if sc is not None}) > 1:
+            # [numeric] the value taken keeps its own display scale
+            shown = _per_row_scale([f"isNotNull({a})" for a in args[:-1]], scales, ref.scale)
+        return T(f"coalesce({', '.join(args)})", kind,
                  nullable=all(v.nullable for v in live), scale=ref.scale, bits=ref.bits, n=ref.n,
-                 maybe_nan=any(v.maybe_nan for v in live), agg=any(v.agg for v in live))
+                 maybe_nan=any(v.maybe_nan for v in live), agg=any(v.agg for v in live),
+                 shown_scale_sql=shown)
 
     def scalar_subquery(self, node, scope) -> T:
         sql, outs = self.subquery(node, scope)
@@ -514,3 +527,19 @@ def _decimal256(d) -> str:
     if scale > 75 or len(text.lstrip("-").split(".")[0].lstrip("0")) + scale > 76:
         raise Unsupported("numeric parameter beyond Decimal256")
     return f"toDecimal256({qs(text)}, {scale})"
+
+
+def _shown_scale(v: T):
+    """The display scale PostgreSQL gives v as a numeric: an integer's is 0."""
+    if v.is_null:
+        return None
+    if v.kind == "int":
+        return 0
+    return v.scale if v.kind == "numeric" else None
+
+
+def _per_row_scale(conds: list, scales: list, top) -> str:
+    """multiIf(cond1, scale1, ..., else scale): the display scale of the branch taken."""
+    scales = [top if sc is None else sc for sc in scales]
+    args = [x for c, sc in zip(conds, scales) for x in (c, str(sc))] + [str(scales[len(conds)])]
+    return f"multiIf({', '.join(args)})" if len(args) > 1 else args[0]
