@@ -2,10 +2,8 @@
 (tests/querygen_known.py lists them with these test names).  Each compares
 PostgreSQL's rows with ch_fdw's on the generator's tables.
 
-Whole-query translator bugs are marked xfail(strict=True): they are the
-worklist of the translator change that follows the layout split
-(ch_fdw/translate/query/); a fix turns them into XPASS, which fails until
-the marker (and the class in querygen_known.py) is removed.
+A bug found but not fixed yet is marked xfail(strict=True) with its seed;
+the fix turns it into XPASS, which fails until the marker is removed.
 """
 
 from __future__ import annotations
@@ -22,10 +20,6 @@ def _check(modern, qgen_dbs, sql, *, collation="c", path="whole", ordered=False,
     schema = foreign_schemas(modern, qgen_dbs)[collation]
     out = QD.check_query(qgen_dbs[collation], schema, sql, path=path, ordered=ordered)
     assert out.kind == expect, f"{out.kind}: {out.message}\nSQL: {sql}"
-
-
-def translator(reason: str):
-    return pytest.mark.xfail(strict=True, reason="whole-query translator (issue 8): " + reason)
 
 
 def test_group_by_constant(modern, qgen_dbs):  # noqa: F811
@@ -93,7 +87,7 @@ def test_numeric_text_over_native(engine, qgen_dbs):  # noqa: F811
 
 
 # Found by the generator on the merged code of 2026-12-02 (dev/querygen.py
-# --seed 5000 --count 300); not fixed yet: each is a strict xfail.
+# --seed 5000 --count 300), fixed the same day.
 
 def test_abs_of_smallest_integer_raises(modern, qgen_dbs):  # noqa: F811
     """Seed 5122: abs(-32768::int2) is out of range in PostgreSQL."""
@@ -103,10 +97,14 @@ def test_abs_of_smallest_integer_raises(modern, qgen_dbs):  # noqa: F811
     _check(modern, qgen_dbs, "SELECT id, abs(i8), abs(i4) FROM t1")
 
 
-@translator("ROLLUP with a HAVING and ORDER BY returns one row fewer (seed 5134)")
 def test_rollup_having_order_by(modern, qgen_dbs):  # noqa: F811
-    _check(modern, qgen_dbs, "SELECT s FROM t2 GROUP BY ROLLUP (s) HAVING '' <= '' "
-                             "ORDER BY 1 DESC NULLS LAST")
+    """Seed 5134: ClickHouse merged the NULL-key group and the () row when
+    the query's HAVING had no aggregate; such a query is not pushed."""
+    for sql in ["SELECT s FROM t2 GROUP BY ROLLUP (s) HAVING '' <= '' ORDER BY 1 DESC NULLS LAST",
+                "SELECT s FROM t2 GROUP BY ROLLUP (s) HAVING s IS NULL OR s > ''",
+                "SELECT s FROM t2 GROUP BY ROLLUP (s) HAVING count(*) > 0 AND '' <= ''",
+                "SELECT s, count(*) FROM t2 GROUP BY CUBE (s) HAVING '' <= ''"]:
+        _check(modern, qgen_dbs, sql)
 
 
 def test_case_numeric_branches_keep_their_scale(modern, qgen_dbs):  # noqa: F811

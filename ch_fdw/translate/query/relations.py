@@ -200,7 +200,12 @@ class Relations:
             having_sql = " HAVING " + self.pred(having.this, scope, False)
         if gsets:
             # [grouping-sets] without an aggregate ClickHouse merges equal rows
-            # of different grouping sets (a NULL key group and the () row)
+            # of different grouping sets (a NULL key group and the () row);
+            # a HAVING of its own without one defeats the count() guard
+            # (seed 5134: ROLLUP ... HAVING '' <= '' lost a row)
+            if having is not None and not _has_aggregate(having.this):
+                raise Unsupported("HAVING without an aggregate under ROLLUP/CUBE/GROUPING SETS "
+                                  "(ClickHouse merges rows of different grouping sets)")
             having_sql = (having_sql + " AND" if having_sql else " HAVING") + " count() >= 0"
         # outputs
         outs = []
@@ -538,3 +543,10 @@ class Relations:
             s = s.parent
             depth += 1
         raise Unsupported(f"column {col.sql()} not found")
+
+
+def _has_aggregate(node) -> bool:
+    from .values import _AGG_NAMES
+    return any(isinstance(n, exp.AggFunc) or
+               (isinstance(n, exp.Anonymous) and str(n.this).lower() in _AGG_NAMES)
+               for n in node.walk())
