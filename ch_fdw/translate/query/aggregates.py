@@ -27,6 +27,7 @@ import re
 
 from sqlglot import exp
 
+from ...refusals import FALLBACK_MARK
 from ..literals import Unsupported
 from ..quoting import quote_string as qs
 from .context import T, _FLOATS, _TEXTS
@@ -247,7 +248,7 @@ class Aggregates:
 
         def bind(body):     # evaluate body with p = (sum, count, digits) computed once
             guard = (f"throwIf(toUInt64({c}) >= 10000000000000000, "
-                     f"'avg over 10^16 rows or more is not exact here')")
+                     f"'avg over 10^16 rows or more {FALLBACK_MARK}')")
             return (f"if({c} = 0, NULL, arrayMap(p -> {body}, "
                     f"[tuple(assumeNotNull({s}), toUInt64({c}) + {guard}, {digits_of})])[1])")
         # scale=None: the display scale is per group (dscale_sql)
