@@ -71,6 +71,9 @@ QUERIES = {
     "date_trunc_timestamp": "SELECT id, date_trunc('day', tn + interval '100 years') FROM {t} ORDER BY id",
     "filter_on_wide_date": "SELECT id FROM {t} WHERE d + 20000 > date '2100-01-01' ORDER BY id",
     "date_vs_timestamp": "SELECT id FROM {t} WHERE d + 20000 > tn ORDER BY id",
+    # an instant just before the epoch with a fraction of a second
+    "fraction_before_epoch": "SELECT id, tn - interval '0.5 second', ts - interval '1.5 seconds', "
+                             "tn - interval '2 days 0.25 second' FROM {t} ORDER BY id",
 }
 
 
