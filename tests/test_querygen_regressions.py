@@ -115,8 +115,14 @@ def test_case_numeric_branches_keep_their_scale(modern, qgen_dbs):  # noqa: F811
                 "SELECT id, COALESCE(n, 0) FROM t1",
                 "SELECT id, COALESCE(CASE WHEN id > 2 THEN n END, 0.125, 7) FROM t1",
                 "SELECT sum(CASE WHEN id > 3 THEN n ELSE 0 END) FROM t1",
-                "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END::numeric(6,3) FROM t1"]:
+                "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END::numeric(6,3) FROM t1",
+                "SELECT DISTINCT CASE WHEN id > 3 THEN 0.1 ELSE 0.10 END FROM t1",
+                "SELECT count(*) FROM (SELECT DISTINCT COALESCE(n, 0) FROM t1) q",
+                "SELECT CASE WHEN id > 3 THEN 0.1 ELSE 0.10 END FROM t1 UNION SELECT 0.100 FROM t2",
+                "SELECT CASE WHEN id > 3 THEN 1.0 ELSE 1 END AS x, count(*) FROM t1 GROUP BY 1"]:
         _check(modern, qgen_dbs, sql)
+    _check(modern, qgen_dbs, "SELECT id, CASE WHEN id > 3 THEN 9.5 ELSE 10.00 END AS x FROM t1 "
+                             "ORDER BY x DESC, id", ordered=True)
 
 
 def test_full_join_constant_outputs_per_table(modern, qgen_dbs):  # noqa: F811

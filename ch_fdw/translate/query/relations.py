@@ -227,6 +227,9 @@ class Relations:
                 # [grouping-sets] group_by_use_nulls makes every key Nullable
                 v = T(v.sql, v.kind, nullable=True, scale=v.scale, bits=v.bits, n=v.n,
                       maybe_nan=v.maybe_nan, agg=v.agg, decimal=v.decimal)
+            if top and distinct is not None and v.shown_scale_sql is not None:
+                # equal values of different display scales: PG keeps one of them
+                raise Unsupported("DISTINCT over numerics of different display scales")
             nm = self.new_c()
             if top:
                 nm = f"r{len(cols) + 1}"
