@@ -115,6 +115,8 @@ def test_case_numeric_branches_keep_their_scale(modern, qgen_dbs):  # noqa: F811
                 "SELECT id, COALESCE(n, 0) FROM t1",
                 "SELECT id, COALESCE(CASE WHEN id > 2 THEN n END, 0.125, 7) FROM t1",
                 "SELECT sum(CASE WHEN id > 3 THEN n ELSE 0 END) FROM t1",
+                "SELECT sum(CASE WHEN id > 1000 THEN n ELSE 0 END), sum(COALESCE(n, 0.5)) FROM t1",
+                "SELECT flag, sum(CASE WHEN id > 3 THEN 0.125 ELSE 1 END) FROM t1 GROUP BY flag",
                 "SELECT id, CASE WHEN id > 3 THEN 0.1 ELSE 10.00 END::numeric(6,3) FROM t1",
                 "SELECT DISTINCT CASE WHEN id > 3 THEN 0.1 ELSE 0.10 END FROM t1",
                 "SELECT count(*) FROM (SELECT DISTINCT COALESCE(n, 0) FROM t1) q",

@@ -106,9 +106,13 @@ class Aggregates:
             if v.kind == "numeric":
                 if v.scale is None:
                     raise Unsupported("sum of a numeric with a per-row scale")
+                shown = None
+                if v.shown_scale_sql is not None and not distinct:
+                    # [numeric] PostgreSQL's sum shows the widest scale it added
+                    shown = comb("max", [f"if(isNull({v.sql}), NULL, {v.shown_scale_sql})"])
                 # Decimal256: a Decimal128 sum wraps silently past 38 digits
                 return T(comb("sum" + dsuf, [f"toDecimal256({self._dec128(v)}, {v.scale})"]), "numeric",
-                         scale=v.scale, agg=True)
+                         scale=v.scale, agg=True, shown_scale_sql=shown)
             if v.kind == "float8":
                 return T(comb("sum" + dsuf, [v.sql]), "float8", maybe_nan=True, agg=True)
             raise Unsupported(f"sum({v.kind})")
