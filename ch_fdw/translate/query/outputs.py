@@ -65,6 +65,13 @@ def fetch_pg_type(ch_type: str, pg_type_text: str) -> str:
     return pg_type_text
 
 
+def _text_at_scale(ref: str, stored: int, shown: str) -> str:
+    """[numeric] PostgreSQL's text of a Decimal of scale stored, cut to the
+    per-row display scale shown (no '.' at 0)."""
+    full = f"toDecimalString({ref}, {stored})"
+    return f"substring({full}, 1, toUInt64(length({full}) - {stored} + {shown} - ({shown} = 0)))"
+
+
 class Outputs:
     def output_expr(self, t: T, i: int) -> str:
         """Top-level output i: a ClickHouse expression whose type converts to
@@ -92,19 +99,13 @@ class Outputs:
                 and _numeric_typmod(pgt) is None:
             # [numeric] one storage scale, each row shown with its own (CASE
             # over 0.1 and 10.00): PostgreSQL's text, read like a text column
-            ss, d = t.scale, t.shown_scale_sql
-            full = f"toDecimalString({ref}, {ss})"
-            e = f"substring({full}, 1, toUInt64(length({full}) - {ss} + {d} - ({d} = 0)))"
-            ct = "String"
+            e, ct = _text_at_scale(ref, t.scale, t.shown_scale_sql), "String"
         elif kind == "numeric" and t.dscale_sql is not None and t.scale is None:
             # [numeric] a per-row display scale (avg): PostgreSQL's own text,
             # read like a text column; numeric's input function keeps the scale
             if _numeric_typmod(pgt) is not None:
                 raise Unsupported(f"output column {i + 1}: numeric(p,s) of a per-row scale")
-            ss, d = t.store_scale, t.dscale_sql
-            full = f"toDecimalString({ref}, {ss})"
-            e = f"substring({full}, 1, toUInt64(length({full}) - {ss} + {d} - ({d} = 0)))"
-            ct = "String"
+            e, ct = _text_at_scale(ref, t.store_scale, t.dscale_sql), "String"
         elif kind == "numeric":
             tm = _numeric_typmod(pgt)
             if tm is not None and tm[1] != t.scale:

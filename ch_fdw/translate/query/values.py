@@ -191,10 +191,8 @@ class Values:
         sql = f"multiIf({', '.join(args)})" if len(args) > 1 else args[0]
         if kind == "null" or ref.kind == "null":
             kind = "text"
-        shown = None
-        if kind == "numeric" and len({sc for sc in scales if sc is not None}) > 1:
-            # [numeric] each branch keeps its own display scale in PostgreSQL
-            shown = _per_row_scale([c if c != "NULL" else "0" for c in conds], scales, ref.scale)
+        # [numeric] each branch keeps its own display scale in PostgreSQL
+        shown = _per_row_scale(kind, [c if c != "NULL" else "0" for c in conds], scales, ref.scale)
         return T(sql, kind, nullable=nullable, scale=ref.scale, bits=ref.bits, n=ref.n,
                  maybe_nan=any(v.maybe_nan for v in allv), agg=agg or any(v.agg for v in allv),
                  shown_scale_sql=shown)
@@ -220,10 +218,8 @@ class Values:
             return T("NULL", "text", const=None)
         ref = live[0]
         args = [self.materialize(v).sql for v in live]
-        shown = None
-        if kind == "numeric" and len({sc for sc in scales if sc is not None}) > 1:
-            # [numeric] the value taken keeps its own display scale
-            shown = _per_row_scale([f"isNotNull({a})" for a in args[:-1]], scales, ref.scale)
+        # [numeric] the value taken keeps its own display scale
+        shown = _per_row_scale(kind, [f"isNotNull({a})" for a in args[:-1]], scales, ref.scale)
         return T(f"coalesce({', '.join(args)})", kind,
                  nullable=all(v.nullable for v in live), scale=ref.scale, bits=ref.bits, n=ref.n,
                  maybe_nan=any(v.maybe_nan for v in live), agg=any(v.agg for v in live),
@@ -538,8 +534,11 @@ def _shown_scale(v: T):
     return v.scale if v.kind == "numeric" else None
 
 
-def _per_row_scale(conds: list, scales: list, top) -> str:
-    """multiIf(cond1, scale1, ..., else scale): the display scale of the branch taken."""
+def _per_row_scale(kind: str, conds: list, scales: list, top):
+    """multiIf(cond1, scale1, ..., else scale): the display scale of the
+    branch taken; None unless numeric branches of different scales meet."""
+    if kind != "numeric" or len({sc for sc in scales if sc is not None}) <= 1:
+        return None
     scales = [top if sc is None else sc for sc in scales]
     args = [x for c, sc in zip(conds, scales) for x in (c, str(sc))] + [str(scales[len(conds)])]
     return f"multiIf({', '.join(args)})" if len(args) > 1 else args[0]
